@@ -1,0 +1,99 @@
+"""Small immutable records: a server reply, an envelope, the outcome of one message."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+EnhancedCode = tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One complete SMTP reply.
+
+    ``message`` is exactly what smtplib's ``getreply()`` returns as its second item:
+    the text of every line, joined with ``b"\\n"``. ``enhanced`` is the RFC 3463 code
+    parsed from the first line's text when it has one.
+    """
+
+    code: int
+    message: bytes
+    enhanced: EnhancedCode | None = None
+
+    @property
+    def text(self) -> str:
+        return self.message.decode("utf-8", "replace")
+
+    @property
+    def is_positive(self) -> bool:
+        return 200 <= self.code < 400
+
+    @property
+    def is_temporary(self) -> bool:
+        return 400 <= self.code < 500
+
+    @property
+    def is_permanent(self) -> bool:
+        return 500 <= self.code < 600
+
+    def as_tuple(self) -> tuple[int, bytes]:
+        """The ``(code, message)`` pair smtplib's methods return."""
+        return (self.code, self.message)
+
+
+class MessageState(str, enum.Enum):
+    """Where one message of a batch ended. Exactly one applies to every message."""
+
+    SENT = "sent"  # the server took responsibility (250 after the data)
+    REFUSED = "refused"  # the server said no; the codes say why
+    NOT_ATTEMPTED = "not_attempted"  # no byte of its transaction reached the server
+    UNKNOWN = "unknown"  # the connection died after the data, before the final reply
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The SMTP envelope and the exact bytes of one message.
+
+    ``data`` is the message as it should arrive (any line endings); the engine
+    normalises line endings and adds dot-stuffing or BDAT framing itself.
+    """
+
+    sender: str
+    recipients: Sequence[str]
+    data: bytes
+    mail_options: Sequence[str] = ()
+    rcpt_options: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.recipients, str):
+            object.__setattr__(self, "recipients", (self.recipients,))
+        else:
+            object.__setattr__(self, "recipients", tuple(self.recipients))
+        object.__setattr__(self, "mail_options", tuple(self.mail_options))
+        object.__setattr__(self, "rcpt_options", tuple(self.rcpt_options))
+
+
+RecipientError = tuple[int, str, "EnhancedCode | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The outcome of one message of a batch, in the order the batch gave them."""
+
+    envelope: Envelope
+    state: MessageState
+    accepted: tuple[str, ...] = ()
+    refused: Mapping[str, RecipientError] = field(default_factory=dict)
+    reply: Reply | None = None  # the final reply to the data (or the reply that ended it)
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the server accepted the message for at least one recipient."""
+        return self.state is MessageState.SENT
+
+    @property
+    def unknown(self) -> bool:
+        return self.state is MessageState.UNKNOWN
