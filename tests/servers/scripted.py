@@ -1,0 +1,272 @@
+"""A scripted fake SMTP server for protocol edge cases, on plain sockets and threads.
+
+Each connection plays the next queued script (``server.play(*steps)``) step by step and
+records every byte the client sent. A command that does not match its ``Expect`` is
+recorded in ``errors`` and the connection is closed; a connection with no script queued is
+closed at once and recorded in ``errors`` too.
+
+    server.play(
+        Send(b"220 fake ESMTP\\r\\n"),
+        Expect(rb"EHLO \\S+", ehlo_reply("PIPELINING")),
+        Expect(rb"QUIT", b"221 bye\\r\\n"),
+        Close(),
+    )
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import ssl
+import struct
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+HOST = "127.0.0.1"
+DEFAULT_IO_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send these exact bytes."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Expect:
+    """Read one line; it must fully match ``pattern`` (CRLF excluded); then send ``reply``."""
+
+    pattern: bytes
+    reply: bytes = b""
+
+
+@dataclass(frozen=True)
+class ReadData:
+    """Read DATA content through the ``CRLF.CRLF`` terminator into ``messages``; send ``reply``."""
+
+    reply: bytes = b"250 2.0.0 OK\r\n"
+
+
+@dataclass(frozen=True)
+class ReadBytes:
+    """Read exactly ``size`` octets (a BDAT chunk) into ``messages``; send ``reply``."""
+
+    size: int
+    reply: bytes = b""
+
+
+@dataclass(frozen=True)
+class StartTLS:
+    """Do a server-side TLS handshake now; plaintext already buffered is discarded."""
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Neither read nor write for ``seconds`` (None: until the server stops)."""
+
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Close:
+    """Close the connection in an orderly way (FIN)."""
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Abort the connection (RST)."""
+
+
+Step = Send | Expect | ReadData | ReadBytes | StartTLS | Stall | Close | Reset
+
+
+def ehlo_reply(*keywords: str, hostname: str = "fake.test") -> bytes:
+    """A multi-line ``250`` EHLO reply advertising ``keywords``."""
+    lines = [hostname, *keywords]
+    return b"".join(
+        f"250{'-' if index < len(lines) - 1 else ' '}{line}\r\n".encode()
+        for index, line in enumerate(lines)
+    )
+
+
+class ScriptMismatch(Exception):
+    """The client did something the script did not expect."""
+
+
+class _Connection:
+    """One accepted socket and its read-ahead buffer; every byte read is logged."""
+
+    def __init__(self, sock: socket.socket, received: bytearray) -> None:
+        self.sock = sock
+        self.received = received
+        self.buffer = bytearray()
+
+    def _fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ScriptMismatch("client closed the connection")
+        self.received += data
+        self.buffer += data
+
+    def read_until(self, terminator: bytes) -> bytes:
+        while (end := self.buffer.find(terminator)) < 0:
+            self._fill()
+        end += len(terminator)
+        data = bytes(self.buffer[:end])
+        del self.buffer[:end]
+        return data
+
+    def read_exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._fill()
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def drain_until_eof(self) -> None:
+        try:
+            while True:
+                self._fill()
+        except (ScriptMismatch, OSError):
+            pass
+
+
+class ScriptedServer:
+    """A fake server on 127.0.0.1; see the module docstring."""
+
+    def __init__(
+        self, ssl_context: ssl.SSLContext | None = None, io_timeout: float = DEFAULT_IO_TIMEOUT
+    ) -> None:
+        self.host = HOST
+        self._ssl_context = ssl_context  # used by StartTLS steps
+        self._io_timeout = io_timeout
+        self._listener = socket.create_server((HOST, 0))
+        self._listener.settimeout(0.05)  # lets the accept loop notice stop()
+        self.port: int = self._listener.getsockname()[1]
+        self._scripts: deque[tuple[Step, ...]] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self.received: list[bytearray] = []  # per connection, every byte the client sent
+        self.messages: list[bytes] = []  # what ReadData/ReadBytes steps read
+        self.errors: list[str] = []
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    @property
+    def connections(self) -> int:
+        return len(self.received)
+
+    def play(self, *steps: Step) -> ScriptedServer:
+        """Queue a script for the next connection."""
+        with self._lock:
+            self._scripts.append(steps)
+        return self
+
+    def reset(self) -> None:
+        with self._lock:
+            self._scripts.clear()
+            self.received.clear()
+            self.messages.clear()
+            self.errors.clear()
+
+    def join(self, timeout: float = DEFAULT_IO_TIMEOUT) -> None:
+        """Wait until every connection so far has finished its script and been closed."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    def start(self) -> ScriptedServer:
+        self._acceptor.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._acceptor.join(DEFAULT_IO_TIMEOUT)
+        self._listener.close()
+        for sock in list(self._sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in recv()
+        self.join()
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sock, _peer = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                received = bytearray()
+                self.received.append(received)
+                number = len(self.received)
+                script = self._scripts.popleft() if self._scripts else None
+                self._sockets.append(sock)
+            thread = threading.Thread(
+                target=self._serve, args=(sock, received, number, script), daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(
+        self, sock: socket.socket, received: bytearray, number: int, script: tuple[Step, ...] | None
+    ) -> None:
+        sock.settimeout(self._io_timeout)
+        connection = _Connection(sock, received)
+        try:
+            if script is None:
+                raise ScriptMismatch("no script queued for this connection")
+            for step in script:
+                if not self._play(connection, step):
+                    return
+            connection.drain_until_eof()  # record anything the client still sends
+        except (ScriptMismatch, OSError) as error:
+            if not self._stopping.is_set():
+                self.errors.append(f"connection {number}: {error}")
+        finally:
+            connection.sock.close()
+
+    def _play(self, connection: _Connection, step: Step) -> bool:
+        """Run one step; False when the step ended the connection."""
+        if isinstance(step, Send):
+            connection.sock.sendall(step.data)
+        elif isinstance(step, Expect):
+            line = connection.read_until(b"\n").rstrip(b"\r\n")
+            if re.fullmatch(step.pattern, line) is None:
+                raise ScriptMismatch(f"expected {step.pattern!r}, got {line!r}")
+            connection.sock.sendall(step.reply)
+        elif isinstance(step, ReadData | ReadBytes):
+            if isinstance(step, ReadData):
+                content = connection.read_until(b"\r\n.\r\n")
+            else:
+                content = connection.read_exactly(step.size)
+            self.messages.append(content)
+            connection.sock.sendall(step.reply)
+        elif isinstance(step, StartTLS):
+            if self._ssl_context is None:
+                raise ScriptMismatch("StartTLS step on a server without ssl_context")
+            connection.buffer.clear()
+            connection.sock = self._ssl_context.wrap_socket(connection.sock, server_side=True)
+        elif isinstance(step, Stall):
+            self._stopping.wait(step.seconds)
+        elif isinstance(step, Close):
+            connection.sock.shutdown(socket.SHUT_RDWR)
+            return False
+        elif isinstance(step, Reset):
+            linger_now = struct.pack("ii", 1, 0)
+            connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_now)
+            return False
+        return True
