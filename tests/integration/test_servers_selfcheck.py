@@ -359,14 +359,15 @@ def test_bdat_is_unknown_without_chunking(smtp_server: RecordingSMTPServer) -> N
 
 
 def test_scripted_server_replays_and_records(scripted_server: ScriptedServer) -> None:
+    # (?i): smtplib's command case differs between Python versions
     scripted_server.play(
         Send(b"220 fake.test ESMTP\r\n"),
-        Expect(rb"ehlo \S+", ehlo_reply("PIPELINING", "8BITMIME")),  # smtplib sends lower case
-        Expect(rb"mail FROM:<a@example\.test>.*", b"250 ok\r\n"),
-        Expect(rb"rcpt TO:<b@example\.test>", b"250 ok\r\n"),
-        Expect(rb"data", b"354 go\r\n"),
+        Expect(rb"(?i)ehlo \S+", ehlo_reply("PIPELINING", "8BITMIME")),
+        Expect(rb"(?i)mail FROM:<a@example\.test>", b"250 ok\r\n"),
+        Expect(rb"(?i)rcpt TO:<b@example\.test>", b"250 ok\r\n"),
+        Expect(rb"(?i)data", b"354 go\r\n"),
         ReadData(b"250 queued\r\n"),
-        Expect(rb"QUIT", b"221 bye\r\n"),  # SMTP.__exit__ uses docmd("QUIT")
+        Expect(rb"(?i)quit", b"221 bye\r\n"),
         Close(),
     )
     with smtplib.SMTP(scripted_server.host, scripted_server.port, local_hostname="c.test") as s:
@@ -374,9 +375,9 @@ def test_scripted_server_replays_and_records(scripted_server: ScriptedServer) ->
     scripted_server.join()
     assert scripted_server.errors == []
     assert scripted_server.messages == [b"hi\r\n..x\r\n.\r\n"]  # raw: still dot-stuffed
-    assert scripted_server.received[0] == (
-        b"ehlo c.test\r\nmail FROM:<a@example.test>\r\nrcpt TO:<b@example.test>\r\n"
-        b"data\r\nhi\r\n..x\r\n.\r\nQUIT\r\n"
+    assert scripted_server.received[0].lower() == (
+        b"ehlo c.test\r\nmail from:<a@example.test>\r\nrcpt to:<b@example.test>\r\n"
+        b"data\r\nhi\r\n..x\r\n.\r\nquit\r\n"
     )
 
 
