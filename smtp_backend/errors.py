@@ -26,19 +26,15 @@ class SMTPResponseException(SMTPException, smtplib.SMTPResponseException):
     """The server replied with an error code; ``smtp_code`` and ``smtp_error`` hold it."""
 
     def __init__(self, code: int, msg: bytes | str) -> None:
-        self.smtp_code = code
-        self.smtp_error = msg
-        self.args = (code, msg)
+        # smtplib itself passes str here at times ("Line too long."); keep what we are given.
+        super().__init__(code, msg)
 
 
 class SMTPSenderRefused(SMTPResponseException, smtplib.SMTPSenderRefused):
     """The server refused the sender address; ``sender`` holds it."""
 
     def __init__(self, code: int, msg: bytes | str, sender: str) -> None:
-        self.smtp_code = code
-        self.smtp_error = msg
-        self.sender = sender
-        self.args = (code, msg, sender)
+        smtplib.SMTPSenderRefused.__init__(self, code, msg, sender)  # type: ignore[arg-type]
 
 
 class SMTPRecipientsRefused(SMTPException, smtplib.SMTPRecipientsRefused):

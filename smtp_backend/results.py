@@ -48,7 +48,9 @@ class MessageState(str, enum.Enum):
 
     SENT = "sent"  # the server took responsibility (250 after the data)
     REFUSED = "refused"  # the server said no; the codes say why
-    NOT_ATTEMPTED = "not_attempted"  # no byte of its transaction reached the server
+    NOT_ATTEMPTED = (
+        "not_attempted"  # never delivered: its data was never completed; safe to send again
+    )
     UNKNOWN = "unknown"  # the connection died after the data, before the final reply
 
 
@@ -75,25 +77,31 @@ class Envelope:
         object.__setattr__(self, "rcpt_options", tuple(self.rcpt_options))
 
 
-RecipientError = tuple[int, str, "EnhancedCode | None"]
-
-
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """The outcome of one message of a batch, in the order the batch gave them."""
+    """The outcome of one message of a batch, in the order the batch gave them.
 
-    envelope: Envelope
+    It names the envelope (sender, recipients) but does not keep the message data,
+    so the results of a million-message batch stay small.
+    """
+
+    index: int
+    sender: str
+    recipients: tuple[str, ...]
     state: MessageState
     accepted: tuple[str, ...] = ()
-    refused: Mapping[str, RecipientError] = field(default_factory=dict)
-    reply: Reply | None = None  # the final reply to the data (or the reply that ended it)
+    refused: Mapping[str, Reply] = field(default_factory=dict)  # recipient -> the server's no
+    reply: Reply | None = None  # the final reply to the data, or the reply that ended it
     error: BaseException | None = None
+    size: int = 0  # octets of message data, as sized for SIZE
+    message_id: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when the server accepted the message for at least one recipient."""
+        """True when the server took the message for at least one recipient."""
         return self.state is MessageState.SENT
 
     @property
     def unknown(self) -> bool:
+        """True when the fate is unknown: never report it as sent, never resend it blindly."""
         return self.state is MessageState.UNKNOWN

@@ -32,7 +32,7 @@ def test_cpython_test_smtplib_passes_against_smtp_backend() -> None:
         pytest.skip(f"{runner.SUITE_NAME} is not installed for {sys.executable}")
     # A subprocess: the suite patches socket, sys.stdout and sys.modules["smtplib"].
     completed = subprocess.run(
-        [sys.executable, str(RUNNER_PATH), "--module", "smtp_backend"],
+        [sys.executable, str(RUNNER_PATH), "--module", "smtp_backend.client"],
         cwd=runner.REPO_ROOT,
         capture_output=True,
         text=True,

@@ -1,0 +1,55 @@
+"""Batch items -> prepared transactions; batch results -> smtplib's return values."""
+
+from __future__ import annotations
+
+import email.message
+
+from .errors import (
+    SMTPException,
+    SMTPNotSupportedError,
+    SMTPServerDisconnected,
+)
+from .message import envelope_addresses, flatten_message, needs_smtputf8
+from .protocol import PreparedTransaction, ServerFeatures, UnpreparedMessage, prepare_transaction
+from .results import Envelope, MessageState, SendResult
+
+Message = email.message.Message
+
+
+def prepare_item(
+    item: Envelope | Message, features: ServerFeatures, use_bdat: bool
+) -> PreparedTransaction | UnpreparedMessage:
+    """One batch item, validated and encoded; a failure becomes that item's result."""
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
+    message_id: str | None = None
+    try:
+        if isinstance(item, Envelope):
+            sender, recipients = item.sender, tuple(item.recipients)
+            return prepare_transaction(item, features, use_bdat=use_bdat)
+        if not isinstance(item, email.message.Message):
+            raise TypeError(f"expected an email.message.Message or an Envelope, got {item!r}")
+        message_id = item.get("Message-ID")
+        sender, recipient_list = envelope_addresses(item)
+        recipients = tuple(recipient_list)
+        international = needs_smtputf8(sender, recipients)
+        data = flatten_message(item, international=international)
+        options = ("SMTPUTF8", "BODY=8BITMIME") if international else ()
+        envelope = Envelope(sender, recipients, data, options)
+        return prepare_transaction(envelope, features, use_bdat=use_bdat, message_id=message_id)
+    except (SMTPNotSupportedError, TypeError, ValueError) as exc:
+        # Bad input (SMTPInvalidInputError, SMTPMessageTooLarge are ValueErrors) fails
+        # this message alone, before any of its bytes are sent.
+        return UnpreparedMessage(exc, sender, recipients, message_id)
+
+
+def sendmail_outcome(result: SendResult) -> dict[str, tuple[int, bytes]]:
+    """smtplib's return value and exceptions for one transaction's result."""
+    if result.state is MessageState.SENT:
+        return {r: (reply.code, reply.message) for r, reply in result.refused.items()}
+    if result.state is MessageState.REFUSED and result.error is not None:
+        raise result.error
+    error = result.error
+    if isinstance(error, SMTPException) and not isinstance(error, SMTPServerDisconnected):
+        raise error
+    raise SMTPServerDisconnected(f"Connection unexpectedly closed: {error}") from error
