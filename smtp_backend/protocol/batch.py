@@ -8,7 +8,9 @@ Without PIPELINING one command is outstanding at a time and the plan adapts to
 each reply (smtplib's order, RSET after a failure). With PIPELINING, MAIL, every
 RCPT and DATA go in one write, and the content, its dot and the next message's
 commands go in the next. With CHUNKING, ``BDAT n LAST`` carries the content, so up
-to ``window`` whole transactions are in flight with no round trip each.
+to ``window`` whole transactions are in flight with no round trip each; each one
+that follows a transaction still in flight starts with RSET, so a transaction the
+server still holds after a failure (RFC 3030 §3) can never absorb the next one.
 """
 
 from __future__ import annotations
@@ -98,9 +100,6 @@ class _Attempt:
     finals_expected: int = 0
     outstanding: int = 0
     aborted: bool = False  # no more commands will be written for it
-    void: bool = False  # its replies are consumed but it will be tried again
-    epoch: int = 0
-    retried: bool = False
 
     @property
     def mail_ok(self) -> bool:
@@ -156,14 +155,11 @@ class BatchEngine:
         self._next_index = first_index
         self._expected: deque[tuple[_Expect, _Attempt | None]] = deque()
         self._in_flight: deque[_Attempt] = deque()  # written, not concluded, in order
-        self._retry: deque[_Attempt] = deque()
         self._current: _Attempt | None = None  # the attempt whose commands are being written
         self._results: dict[int, SendResult] = {}
         self._next_result = first_index
         self._exhausted = False
         self._rset_pending = False
-        self._epoch = 0  # bumped at every RSET written: MAILs before it may meet a dirty state
-        self._dirty_epoch = -1
         self.closing_reply: Reply | None = None  # a 421: the server is closing the connection
 
     # -- state ---------------------------------------------------------------
@@ -174,7 +170,7 @@ class BatchEngine:
         return (
             self._exhausted
             and self._current is None
-            and not self._retry
+            and not self._rset_pending
             and not self._in_flight
             and not self._expected
         )
@@ -218,7 +214,6 @@ class BatchEngine:
         if attempt is None:
             if self._rset_pending:
                 self._rset_pending = False
-                self._epoch += 1
                 self._expect(_Expect.RSET, None)
                 return _RSET
             attempt = self._start_next()
@@ -227,7 +222,10 @@ class BatchEngine:
         txn = attempt.txn
         if not attempt.mail_written:
             attempt.mail_written = True
-            attempt.epoch = self._epoch
+            if txn.use_bdat and len(self._in_flight) > 1:
+                self._expect(_Expect.RSET, None)  # the one before may yet fail and linger
+                self._expect(_Expect.MAIL, attempt)
+                return _RSET + txn.mail
             self._expect(_Expect.MAIL, attempt)
             return txn.mail
         if attempt.mail is not None and attempt.mail.code != 250:
@@ -276,13 +274,9 @@ class BatchEngine:
     def _start_next(self) -> _Attempt | None:
         if len(self._in_flight) >= self._window:
             return None
-        if self._retry:
-            attempt = self._retry.popleft()
-        else:
-            attempt_or_none = self._pull()
-            if attempt_or_none is None:
-                return None
-            attempt = attempt_or_none
+        attempt = self._pull()
+        if attempt is None:
+            return None
         self._in_flight.append(attempt)
         self._current = attempt
         return attempt
@@ -320,8 +314,6 @@ class BatchEngine:
         attempt.outstanding -= 1
         if kind is _Expect.MAIL:
             attempt.mail = reply
-            if reply.code == 503 and attempt.epoch <= self._dirty_epoch and not attempt.retried:
-                attempt.void = True  # the server still held an earlier failed transaction
         elif kind is _Expect.RCPT:
             attempt.rcpts.append(reply)
         elif kind is _Expect.DATA:
@@ -340,32 +332,10 @@ class BatchEngine:
         if attempt.outstanding or not (attempt.aborted or attempt.content_written):
             return
         self._in_flight.remove(attempt)
-        if attempt.void:  # its MAIL met an earlier failed transaction: try again after RSET
-            self._reset_attempt(attempt)
-            attempt.retried = True
-            self._retry.append(attempt)
-            self._rset_pending = True
-            return
         result = self._result_of(attempt)
-        if (
-            result.state is not MessageState.SENT
-            and attempt.mail_ok
-            and (attempt.aborted or attempt.txn.use_bdat)
-        ):
-            # The server may still hold this transaction (RFC 3030 §3 for BDAT): RSET, and
-            # a MAIL already written behind it that meets 503 is tried again afterwards.
-            self._rset_pending = True
-            self._dirty_epoch = self._epoch
+        if attempt.txn.use_bdat and attempt.mail_ok and result.state is not MessageState.SENT:
+            self._rset_pending = True  # RFC 3030: the server may still hold it
         self._results[attempt.index] = result
-
-    @staticmethod
-    def _reset_attempt(attempt: _Attempt) -> None:
-        attempt.mail = attempt.data = None
-        attempt.rcpts = []
-        attempt.finals = []
-        attempt.rcpts_written = attempt.finals_expected = attempt.outstanding = 0
-        attempt.mail_written = attempt.data_written = attempt.content_written = False
-        attempt.aborted = attempt.void = False
 
     def _result_of(self, attempt: _Attempt) -> SendResult:
         txn = attempt.txn
@@ -404,13 +374,12 @@ class BatchEngine:
 
     def _close_out(self, error: BaseException) -> None:
         self._expected.clear()
-        for attempt in list(self._in_flight) + list(self._retry):
+        for attempt in self._in_flight:
             if attempt.index in self._results:
                 continue
             state = MessageState.UNKNOWN if attempt.content_written else MessageState.NOT_ATTEMPTED
             self._results[attempt.index] = _result(attempt, state, error=error)
         self._in_flight.clear()
-        self._retry.clear()
         self._current = None
         if self.closing_reply is None:
             self.closing_reply = Reply(421, b"connection lost")
