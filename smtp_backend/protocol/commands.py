@@ -16,6 +16,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ESMTP_KEYWORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\Z")
 # RFC 5321 esmtp-value: any printable but "=" and space; RFC 6531 adds UTF-8.
 _ESMTP_VALUE = re.compile(r"[^\x00-\x20=\x7f]+\Z")
+_ANGLE_FORM = re.compile(r"[^<>]*<([^<>]*)>\s*\Z")
 _HOSTNAME = re.compile(r"[^\x00-\x20\x7f<>()\[\]\\,;:@\"]+\Z|\[[^\x00-\x20\x7f\[\]\\]+\]\Z")
 
 
@@ -64,15 +65,19 @@ def _check_mailbox(addr: str, what: str) -> None:
 
 
 def path_argument(address: str, what: str = "address") -> str:
-    """``<mailbox>`` for MAIL FROM / RCPT TO, validated. ``""`` and ``"<>"`` give the null path."""
+    """``<mailbox>`` for MAIL FROM / RCPT TO, validated. ``""`` and ``"<>"`` give the null path.
+
+    Accepts ``mailbox``, ``<mailbox>`` and ``Display Name <mailbox>``. Anything else is
+    refused rather than rewritten: smtplib's ``parseaddr`` would silently turn
+    ``"a@b BODY=8BITMIME"`` into ``a@bBODY=8BITMIME`` and drop what follows a ``>``.
+    """
     reject_controls(address, what)
-    stripped = address.strip()
-    if stripped in ("", "<>"):
+    angle_form = _ANGLE_FORM.match(address)
+    mailbox = angle_form[1] if angle_form else address.strip()
+    if mailbox in ("", "<>"):
         return "<>"
-    quoted = quoteaddr(address)
-    inner = quoted[1:-1] if quoted.startswith("<") and quoted.endswith(">") else quoted
-    _check_mailbox(inner, what)
-    return f"<{inner}>"
+    _check_mailbox(mailbox, what)
+    return f"<{mailbox}>"
 
 
 def validate_esmtp_parameter(option: str, what: str = "ESMTP parameter") -> None:

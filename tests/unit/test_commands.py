@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from smtp_backend.errors import SMTPInvalidInputError
@@ -49,28 +47,15 @@ def test_control_characters_in_esmtp_parameters_are_rejected(char: str) -> None:
         rcpt_command("bob@example.test", [f"NOTIFY=NEVER{char}"])
 
 
-_PARSEADDR_BUG = (
-    "BUG: path_argument validates email.utils.parseaddr's output instead of the caller's "
-    "address; parseaddr drops text after '>' and joins words, so the address is silently "
-    "changed instead of rejected (protocol/commands.py path_argument/quoteaddr)"
-)
-
-
-def _parseaddr_bug(*, before_313_only: bool) -> pytest.MarkDecorator:
-    # Python 3.13's stricter parseaddr returns ('', '') for some of these, and then they fail
-    affected = sys.version_info < (3, 13) if before_313_only else True
-    return pytest.mark.xfail(affected, reason=_PARSEADDR_BUG, strict=True)
-
-
 @pytest.mark.parametrize(
     "address",
     [
         "a b@c",
         "a@b\tBODY=8BITMIME",
-        pytest.param("a@b BODY=8BITMIME", marks=_parseaddr_bug(before_313_only=False)),
-        pytest.param("a@b> SIZE=1", marks=_parseaddr_bug(before_313_only=True)),
-        pytest.param("<a@b> BODY=8BITMIME", marks=_parseaddr_bug(before_313_only=True)),
-        pytest.param("a@b>", marks=_parseaddr_bug(before_313_only=True)),
+        "a@b BODY=8BITMIME",
+        "a@b> SIZE=1",
+        "<a@b> BODY=8BITMIME",
+        "a@b>",
     ],
 )
 def test_angle_brackets_and_spaces_outside_quotes_are_rejected(address: str) -> None:
