@@ -97,7 +97,7 @@ def prepare_transaction(
     except UnicodeEncodeError as exc:
         raise SMTPNotSupportedError(SMTPUTF8_REQUIRED) from exc
     if use_bdat:
-        payload = b"BDAT %d LAST\r\n" % size + canonical
+        payload = b"BDAT %d LAST\r\n" % len(canonical) + canonical
     else:
         payload = dot_stuff(canonical) + DATA_TERMINATOR
     return PreparedTransaction(

@@ -104,13 +104,6 @@ def test_bdat_chunk_is_not_dot_stuffed() -> None:
     assert encode_bdat(b".a\n.\n") == b"BDAT 7 LAST\r\n.a\r\n.\r\n"
 
 
-_BDAT_SIZE_BUG = (
-    "BUG: prepare_transaction frames BDAT with size=len(normalized) but sends "
-    "ensure_final_crlf(normalized): data not ending in a line break is announced 2 octets "
-    "short, and the extra CRLF is read by the server as a command (protocol/transaction.py)"
-)
-
-
 def _prepare(raw: bytes, *, use_bdat: bool) -> bytes:
     features = ServerFeatures(esmtp=True, pipelining=True, chunking=True)
     envelope = Envelope("a@example.test", ["b@example.test"], raw)
@@ -127,10 +120,7 @@ def _canonical(raw: bytes) -> bytes:
     [
         b"Subject: x\r\n\r\nbody\r\n",
         b"Subject: x\n\n.body\n",
-        pytest.param(
-            b"Subject: x\r\n\r\nno final newline",
-            marks=pytest.mark.xfail(reason=_BDAT_SIZE_BUG, strict=True),
-        ),
+        b"Subject: x\r\n\r\nno final newline",
     ],
 )
 def test_prepared_bdat_transaction_announces_its_exact_length(raw: bytes) -> None:
