@@ -6,7 +6,8 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-EnhancedCode = tuple[int, int, int]
+from .errors import SMTPException, SMTPServerDisconnected
+from .status import Classification, EnhancedCode, classify, describe_enhanced
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,16 @@ class Reply:
     @property
     def is_permanent(self) -> bool:
         return 500 <= self.code < 600
+
+    @property
+    def classification(self) -> Classification | None:
+        """PERMANENT (5xx), TEMPORARY (4xx), UNKNOWN (unreadable) or None when positive."""
+        return classify(self.code)
+
+    @property
+    def description(self) -> str | None:
+        """What the enhanced status code usually means (e.g. 5.1.1: no such user)."""
+        return describe_enhanced(self.enhanced)
 
     def as_tuple(self) -> tuple[int, bytes]:
         """The ``(code, message)`` pair smtplib's methods return."""
@@ -105,3 +116,36 @@ class SendResult:
     def unknown(self) -> bool:
         """True when the fate is unknown: never report it as sent, never resend it blindly."""
         return self.state is MessageState.UNKNOWN
+
+    @property
+    def classification(self) -> Classification | None:
+        """None when sent; else whether sending it again could succeed.
+
+        PERMANENT: the server refused it with 5xx, or it is bad input (it would fail
+        again). TEMPORARY: a 4xx refusal, or never attempted because the connection was
+        lost: safe to send again later. UNKNOWN: it may have been delivered; resending
+        risks a duplicate (RFC 1047).
+        """
+        if self.state is MessageState.SENT:
+            return None
+        if self.state is MessageState.UNKNOWN:
+            return Classification.UNKNOWN
+        if self.state is MessageState.NOT_ATTEMPTED:
+            error = self.error
+            lost = isinstance(error, SMTPServerDisconnected) or (
+                isinstance(error, OSError) and not isinstance(error, SMTPException)
+            )
+            return Classification.TEMPORARY if lost else Classification.PERMANENT
+        codes = [reply.code for reply in self.refused.values()]
+        if self.reply is not None:
+            codes.append(self.reply.code)
+        if codes and all(400 <= code < 500 for code in codes):
+            return Classification.TEMPORARY
+        if any(500 <= code < 600 for code in codes):
+            return Classification.PERMANENT
+        return Classification.TEMPORARY if codes else Classification.UNKNOWN
+
+    @property
+    def retryable(self) -> bool:
+        """True when sending this message again cannot duplicate it and may succeed."""
+        return self.classification is Classification.TEMPORARY

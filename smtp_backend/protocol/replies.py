@@ -6,7 +6,8 @@ import re
 from collections import deque
 
 from ..errors import SMTPProtocolError
-from ..results import EnhancedCode, Reply
+from ..results import Reply
+from ..status import EnhancedCode
 
 MAX_LINE_LENGTH = 8192  # smtplib's _MAXLINE: eight times RFC 5321's 512
 MAX_REPLY_LINES = 1000  # an endless multi-line reply must not grow without bound
