@@ -6,6 +6,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .dsn import DSN
 from .errors import SMTPException, SMTPServerDisconnected
 from .status import Classification, EnhancedCode, classify, describe_enhanced
 
@@ -78,6 +79,8 @@ class Envelope:
     data: bytes
     mail_options: Sequence[str] = ()
     rcpt_options: Sequence[str] = ()
+    dsn: DSN | None = None  # delivery status notifications to ask for (RFC 3461)
+    require_tls: bool = False  # RFC 8689: refused locally unless TLS is verified and offered
 
     def __post_init__(self) -> None:
         if isinstance(self.recipients, str):

@@ -42,10 +42,16 @@ class ServerFeatures:
     dsn: bool = False
     requiretls: bool = False
     lmtp: bool = False
+    tls_verified: bool = False  # the driver's word: TLS with a verified certificate and name
 
     @classmethod
     def from_esmtp(
-        cls, features: dict[str, str], *, esmtp: bool, lmtp: bool = False
+        cls,
+        features: dict[str, str],
+        *,
+        esmtp: bool,
+        lmtp: bool = False,
+        tls_verified: bool = False,
     ) -> ServerFeatures:
         size: int | None = None
         if "size" in features:
@@ -62,4 +68,5 @@ class ServerFeatures:
             dsn=esmtp and "dsn" in features,
             requiretls=esmtp and "requiretls" in features,
             lmtp=lmtp,
+            tls_verified=tls_verified,
         )

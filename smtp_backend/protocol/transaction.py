@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..dsn import DSN
 from ..errors import SMTPMessageTooLarge, SMTPNotSupportedError
 from ..results import Envelope
 from .commands import mail_command, rcpt_command
@@ -62,6 +63,28 @@ def mail_parameters(
     return result
 
 
+def _usable_dsn(envelope: Envelope, features: ServerFeatures) -> DSN | None:
+    dsn = envelope.dsn
+    if dsn is None or features.dsn:
+        return dsn
+    if dsn.required:
+        raise SMTPNotSupportedError(
+            "delivery status notifications were requested but the server does not "
+            "advertise DSN (pass DSN(..., required=False) to send without them)"
+        )
+    return None
+
+
+def _check_require_tls(features: ServerFeatures) -> None:
+    """RFC 8689 §4.1: only over TLS with a verified certificate, to a server offering it."""
+    if not features.tls_verified:
+        raise SMTPNotSupportedError(
+            "REQUIRETLS needs a TLS connection whose certificate and host name were verified"
+        )
+    if not features.requiretls:
+        raise SMTPNotSupportedError("REQUIRETLS was requested but the server does not offer it")
+
+
 def prepare_transaction(
     envelope: Envelope,
     features: ServerFeatures,
@@ -82,8 +105,15 @@ def prepare_transaction(
         raise SMTPMessageTooLarge(size, features.size_limit)
     recipients = tuple(envelope.recipients)
     international = not _is_ascii(envelope.sender, *recipients)
+    dsn = _usable_dsn(envelope, features)
+    options = list(envelope.mail_options)
+    if dsn is not None:
+        options += dsn.mail_parameters()
+    if envelope.require_tls:
+        _check_require_tls(features)
+        options.append("REQUIRETLS")
     params = mail_parameters(
-        list(envelope.mail_options),
+        options,
         features,
         size,
         international=international,
@@ -93,7 +123,12 @@ def prepare_transaction(
     rcpt_options = envelope.rcpt_options if features.esmtp else ()
     try:
         mail = mail_command(envelope.sender, params).encode(encoding)
-        rcpts = tuple(rcpt_command(r, rcpt_options).encode(encoding) for r in recipients)
+        rcpts = tuple(
+            rcpt_command(r, [*rcpt_options, *(dsn.rcpt_parameters(r) if dsn else ())]).encode(
+                encoding
+            )
+            for r in recipients
+        )
     except UnicodeEncodeError as exc:
         raise SMTPNotSupportedError(SMTPUTF8_REQUIRED) from exc
     if use_bdat:
