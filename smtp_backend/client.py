@@ -12,27 +12,24 @@ test suite runs against it), so it exposes smtplib's module-level names and uses
 
 from __future__ import annotations
 
-import datetime
 import email.message
 import email.utils
-import ipaddress
 import logging
 import re
 import socket
 import ssl
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
-from . import auth as sasl
+from .auth import PREFERRED_MECHANISMS
 from .errors import (
     SMTPAuthenticationError,
     SMTPConnectError,
     SMTPDataError,
     SMTPException,
     SMTPHeloError,
-    SMTPInsecureAuthError,
     SMTPNotSupportedError,
     SMTPProtocolError,
     SMTPRecipientsRefused,
@@ -40,25 +37,11 @@ from .errors import (
     SMTPSenderRefused,
     SMTPServerDisconnected,
 )
-from .message import envelope_addresses, flatten_message, needs_smtputf8, sendmail_data
-from .protocol import (
-    DEFAULT_WINDOW,
-    BatchEngine,
-    PreparedTransaction,
-    ReplyParser,
-    ServerFeatures,
-    UnpreparedMessage,
-    command_line,
-    encode_data,
-    option_list,
-    parse_ehlo_features,
-    path_argument,
-    prepare_transaction,
-    quoteaddr,
-)
+from .protocol import ReplyParser, command_line, quoteaddr
+from .protocol import exchanges as ex
+from .protocol.exchanges import CLOSE, READ, ClientSession, Exchange, Write
 from .protocol.replies import MAX_LINE_LENGTH
 from .results import Envelope, Reply, SendResult
-from .sending import prepare_item, sendmail_outcome
 
 __all__ = [
     "CRLF",
@@ -89,14 +72,15 @@ LMTP_PORT = 2003
 CRLF = "\r\n"
 bCRLF = b"\r\n"
 _MAXLINE = MAX_LINE_LENGTH
-_MAXCHALLENGE = 5  # AUTH challenges answered before giving up, as smtplib
+_MAXCHALLENGE = ex.MAX_CHALLENGES
 _RECV_SIZE = 65536
 _have_ssl = True
 
 logger = logging.getLogger("smtp_backend")
+T = TypeVar("T")
 _EOL = re.compile(r"(?:\r\n|\n|\r(?!\n))")
 
-AuthObject = Callable[..., "str | bytes | None"]
+AuthObject = ex.AuthObject
 Message = email.message.Message
 SendItem = "Envelope | email.message.Message"
 
@@ -106,48 +90,22 @@ def quotedata(data: str) -> str:
     return re.sub(r"(?m)^\.", "..", _EOL.sub(CRLF, data))
 
 
-def _addr_only(addrstring: str) -> str:
-    displayname, addr = email.utils.parseaddr(addrstring)
-    return addrstring if (displayname, addr) == ("", "") else addr
-
-
 def _is_loopback(sock: Any, host: str) -> bool:
     """True for a Unix socket, a loopback peer address, or the name localhost."""
-    if getattr(sock, "family", None) == getattr(socket, "AF_UNIX", object()):
-        return True
-    if host in ("localhost", "localhost.") or host.endswith(".localhost"):
-        return True
-    candidates = [host]
+    unix = getattr(sock, "family", None) == getattr(socket, "AF_UNIX", object())
     try:
-        candidates.append(str(sock.getpeername()[0]))
-    except (OSError, AttributeError, IndexError, TypeError):
-        pass
-    for candidate in candidates:
-        try:
-            if ipaddress.ip_address(candidate.strip("[]")).is_loopback:
-                return True
-        except ValueError:
-            continue
-    return False
+        peer = sock.getpeername()
+    except (OSError, AttributeError):
+        peer = None
+    return ex.is_loopback(host, peer, unix_socket=unix)
 
 
-class SMTP:
+class SMTP(ClientSession):
     """An SMTP client session, exactly as ``smtplib.SMTP`` (see the module docstring)."""
 
-    debuglevel = 0
     sock: Any = None
     file: Any = None
-    helo_resp: bytes | None = None
-    ehlo_msg = "ehlo"
-    ehlo_resp: bytes | None = None
-    does_esmtp = False
     default_port = SMTP_PORT
-    #: Send MAIL/RCPT/DATA (and BDAT) pipelined when the server offers it.
-    pipelining = True
-    #: Use BDAT (RFC 3030) in ``send_many`` when the server offers CHUNKING.
-    chunking = True
-    #: Allow AUTH over an unencrypted connection to a host that is not loopback.
-    allow_insecure_auth = False
 
     def __init__(
         self,
@@ -157,16 +115,10 @@ class SMTP:
         timeout: float | None = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
         source_address: tuple[str, int] | None = None,
     ) -> None:
-        self._host = host
+        self._init_session(host)
         self.timeout = timeout
-        self.esmtp_features: dict[str, str] = {}
-        self.command_encoding = "ascii"
         self.source_address = source_address
-        self._auth_challenge_count = 0
         self._parser = ReplyParser()
-        self._redact = False
-        self.user = ""
-        self.password = ""
         if host:
             code, msg = self.connect(host, port)
             if code != 220:
@@ -199,27 +151,38 @@ class SMTP:
         finally:
             self.close()
 
-    # -- debugging -----------------------------------------------------------
+    # -- the exchange runner ---------------------------------------------------
 
-    def set_debuglevel(self, debuglevel: int) -> None:
-        """1: print the conversation to stderr; 2: the same with timestamps."""
-        self.debuglevel = debuglevel
+    def _run(self, exchange: Exchange[T]) -> T:
+        """Drive a shared exchange over this socket (see ``protocol.exchanges``)."""
+        value: Reply | None = None
+        error: Exception | None = None
+        while True:
+            try:
+                step = exchange.throw(error) if error is not None else exchange.send(value)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            except (SMTPServerDisconnected, SMTPProtocolError):
+                self.close()
+                raise
+            value = error = None
+            try:
+                if isinstance(step, Write):
+                    self._write(step)
+                elif step is READ:
+                    value = self._read_reply()
+                elif step is CLOSE:
+                    self.close()
+            except Exception as exc:
+                error = exc
 
-    def _print_debug(self, *args: object) -> None:
-        if self.debuglevel > 1:
-            stamp = datetime.datetime.now().strftime("%H:%M:%S.%f")
-            print(stamp, *args, file=sys.stderr)
-        else:
-            print(*args, file=sys.stderr)
-
-    def _trace(self, direction: str, data: object) -> None:
-        """One line of the transcript: stderr at debuglevel > 0, logging at DEBUG."""
-        if self._redact:
-            data = "<credentials redacted>"
-        if self.debuglevel > 0:
-            self._print_debug(direction, repr(data))
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s %s %r", self._host or "-", direction, data)
+    def _write(self, step: Write) -> None:
+        self._redact = step.secret
+        try:
+            self.send(step.data)
+        finally:
+            self._redact = False
 
     # -- connection ----------------------------------------------------------
 
@@ -333,108 +296,53 @@ class SMTP:
 
     def quit(self) -> tuple[int, bytes]:
         """Send QUIT, forget the session and close the connection."""
-        res = self.docmd("quit")
-        self.ehlo_resp = self.helo_resp = None
-        self.esmtp_features = {}
-        self.does_esmtp = False
+        res = self._run(ex.quit(self))
         self.close()
         return res
 
     # -- greeting and session commands ------------------------------------------
 
     def helo(self, name: str = "") -> tuple[int, bytes]:
-        self.putcmd("helo", name or self.local_hostname)
-        code, msg = self.getreply()
-        self.helo_resp = msg
-        return code, msg
+        return self._run(ex.helo(self, name))
 
     def ehlo(self, name: str = "") -> tuple[int, bytes]:
-        self.esmtp_features = {}
-        self.putcmd(self.ehlo_msg, name or self.local_hostname)
-        code, msg = self.getreply()
-        if code == -1 and len(msg) == 0:
-            self.close()
-            raise SMTPServerDisconnected("Server not connected")
-        self.ehlo_resp = msg
-        if code != 250:
-            return code, msg
-        self.does_esmtp = True
-        self.esmtp_features = parse_ehlo_features(msg)
-        return code, msg
+        return self._run(ex.ehlo(self, name))
 
     def ehlo_or_helo_if_needed(self) -> None:
         """EHLO (falling back to HELO) unless one was already done."""
-        if self.helo_resp is None and self.ehlo_resp is None:
+        if self._needs_greeting():
             if not (200 <= self.ehlo()[0] <= 299):
                 code, resp = self.helo()
                 if not (200 <= code <= 299):
                     raise SMTPHeloError(code, resp)
 
-    def has_extn(self, opt: str) -> bool:
-        return opt.lower() in self.esmtp_features
-
     def help(self, args: str = "") -> bytes:
-        self.putcmd("help", args)
-        return self.getreply()[1]
+        return self._run(ex.simple(self, "help", args))[1]
 
     def rset(self) -> tuple[int, bytes]:
-        self.command_encoding = "ascii"
-        return self.docmd("rset")
-
-    def _rset(self) -> None:
-        try:
-            self.rset()
-        except SMTPServerDisconnected:
-            pass
+        return self._run(ex.rset(self))
 
     def noop(self) -> tuple[int, bytes]:
-        return self.docmd("noop")
+        return self._run(ex.simple(self, "noop"))
 
     def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
         """MAIL FROM; options are sent only to an ESMTP server, as smtplib does."""
-        options = options if self.does_esmtp else ()
-        if any(x.lower() == "smtputf8" for x in options):
-            if self.has_extn("smtputf8"):
-                self.command_encoding = "utf-8"
-            else:
-                raise SMTPNotSupportedError("SMTPUTF8 not supported by server")
-        return self._path_command("mail", "from:", sender, options, "sender")
+        return self._run(ex.mail(self, sender, options))
 
     def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
-        options = options if self.does_esmtp else ()
-        return self._path_command("rcpt", "to:", recip, options, "recipient")
-
-    def _path_command(
-        self, verb: str, keyword: str, address: str, options: Sequence[str], what: str
-    ) -> tuple[int, bytes]:
-        # smtplib's newline check (and message) on the whole line first, then our stricter one.
-        command_line(verb, f"{keyword}{quoteaddr(address)} {' '.join(options)}")
-        self.putcmd(verb, f"{keyword}{path_argument(address, what)}{option_list(options)}")
-        return self.getreply()
+        return self._run(ex.rcpt(self, recip, options))
 
     def data(self, msg: str | bytes) -> tuple[int, bytes]:
         """DATA: send ``msg`` (line endings made CRLF, dots stuffed) and return the reply."""
-        self.putcmd("data")
-        code, repl = self.getreply()
-        if self.debuglevel > 0:
-            self._print_debug("data:", (code, repl))
-        if code != 354:
-            raise SMTPDataError(code, repl)
-        self.send(encode_data(sendmail_data(msg)))
-        code, final = self.getreply()
-        if self.debuglevel > 0:
-            self._print_debug("data:", (code, final))
-        return code, final
+        return self._run(ex.data(self, msg))
 
     def verify(self, address: str) -> tuple[int, bytes]:
-        self.putcmd("vrfy", _addr_only(address))
-        return self.getreply()
+        return self._run(ex.simple(self, "vrfy", ex.address_only(address)))
 
     vrfy = verify
 
     def expn(self, address: str) -> tuple[int, bytes]:
-        self.putcmd("expn", _addr_only(address))
-        return self.getreply()
+        return self._run(ex.simple(self, "expn", ex.address_only(address)))
 
     # -- TLS -----------------------------------------------------------------
 
@@ -446,12 +354,9 @@ class SMTP:
     ) -> tuple[int, bytes]:
         """Upgrade to TLS. Without ``context`` the certificate and host name are verified."""
         self.ehlo_or_helo_if_needed()
-        if not self.has_extn("starttls"):
-            raise SMTPNotSupportedError("STARTTLS extension not supported by server.")
+        ex.require_extension(self, "starttls", "STARTTLS")
         context = _tls_context(context, keyfile, certfile)
-        code, reply = self.docmd("STARTTLS")
-        if code != 220:
-            raise SMTPResponseException(code, reply)
+        code, reply = self._run(ex.starttls(self))
         leftover = self._parser.take_unparsed()
         if leftover:  # sent before the handshake: an injection attempt (CVE-2011-0411)
             logger.warning("discarded %d plaintext bytes received before TLS", len(leftover))
@@ -462,10 +367,7 @@ class SMTP:
             raise
         self.file = None
         self._parser = ReplyParser()
-        self.helo_resp = None
-        self.ehlo_resp = None
-        self.esmtp_features = {}
-        self.does_esmtp = False
+        self._forget_session()
         return code, reply
 
     # -- authentication ------------------------------------------------------
@@ -473,88 +375,29 @@ class SMTP:
     def _check_auth_allowed(self) -> None:
         encrypted = isinstance(self.sock, ssl.SSLSocket)
         if not (encrypted or self.allow_insecure_auth or _is_loopback(self.sock, self._host)):
-            raise SMTPInsecureAuthError(
-                f"refusing to send credentials to {self._host!r} over an unencrypted "
-                "connection; call starttls() first, use SMTP_SSL, or set "
-                "allow_insecure_auth = True on this object if you accept the risk"
-            )
+            raise ex.insecure_auth_error(self._host)
 
     def auth(
         self, mechanism: str, authobject: AuthObject, *, initial_response_ok: bool = True
     ) -> tuple[int, bytes]:
         """Run one SASL exchange; ``authobject(challenge=None)`` gives each response."""
         self._check_auth_allowed()
-        mechanism = mechanism.upper()
-        initial_response = authobject() if initial_response_ok else None
-        self._redact = True
-        try:
-            if initial_response is not None:
-                encoded = sasl.encode_sasl(_as_bytes(initial_response), initial=True)
-                code, resp = self._auth_command(f"AUTH {mechanism} {encoded}")
-                self._auth_challenge_count = 1
-            else:
-                code, resp = self.docmd("AUTH", mechanism)
-                self._auth_challenge_count = 0
-            while code == 334:
-                self._auth_challenge_count += 1
-                challenge = sasl.decode_challenge(resp)
-                answer = authobject(challenge)
-                code, resp = self._auth_command(
-                    sasl.encode_sasl(_as_bytes(answer or b""), initial=False)
-                )
-                if self._auth_challenge_count > _MAXCHALLENGE:
-                    raise SMTPException(
-                        "Server AUTH mechanism infinite loop. Last response: " + repr((code, resp))
-                    )
-        finally:
-            self._redact = False
-        if code in (235, 503):
-            return code, resp
-        raise SMTPAuthenticationError(code, resp)
+        return self._run(
+            ex.auth(self, mechanism, authobject, initial_response_ok=initial_response_ok)
+        )
 
-    def _auth_command(self, line: str) -> tuple[int, bytes]:
-        self.send(command_line(line))
-        self._redact = False
-        try:
-            return self.getreply()
-        finally:
-            self._redact = True
-
-    def auth_cram_md5(self, challenge: bytes | None = None) -> str | None:
-        if challenge is None:
-            return None
-        return sasl.cram_md5_response(self.user, self.password, challenge).decode()
-
-    def auth_plain(self, challenge: bytes | None = None) -> str:
-        return sasl.plain_response(self.user, self.password).decode()
-
-    def auth_login(self, challenge: bytes | None = None) -> str:
-        if challenge is None or self._auth_challenge_count < 2:
-            return self.user
-        return self.password
-
-    def auth_xoauth2(self, challenge: bytes | None = None) -> bytes:
-        """XOAUTH2 with ``user`` and ``password`` (the access token); a challenge is an error."""
-        if challenge:
-            return sasl.oauth_error_ack("XOAUTH2")
-        return sasl.xoauth2_response(self.user, self.password)
-
-    def auth_oauthbearer(self, challenge: bytes | None = None) -> bytes:
-        """OAUTHBEARER (RFC 7628) with ``user`` and ``password`` (the access token)."""
-        if challenge:
-            return sasl.oauth_error_ack("OAUTHBEARER")
-        port = self.sock.getpeername()[1] if self.sock else None
-        return sasl.oauthbearer_response(self.user, self.password, self._host or None, port)
+    def _peer_port(self) -> int | None:
+        return int(self.sock.getpeername()[1]) if self.sock else None
 
     def login(
         self, user: str, password: str, *, initial_response_ok: bool = True
     ) -> tuple[int, bytes]:
         """Log in with the first of CRAM-MD5, PLAIN, LOGIN the server offers."""
-        return self._login(user, password, sasl.PREFERRED_MECHANISMS, initial_response_ok)
+        return self._login(user, password, PREFERRED_MECHANISMS, initial_response_ok)
 
     def login_oauth2(self, user: str, token: str) -> tuple[int, bytes]:
         """Log in with an OAuth 2 access token: OAUTHBEARER if offered, else XOAUTH2."""
-        return self._login(user, token, ("OAUTHBEARER", "XOAUTH2"), True, what="token")
+        return self._login(user, token, ex.OAUTH_MECHANISMS, True, what="token")
 
     def _login(
         self,
@@ -565,20 +408,14 @@ class SMTP:
         what: str = "password",
     ) -> tuple[int, bytes]:
         self.ehlo_or_helo_if_needed()
-        if not self.has_extn("auth"):
-            raise SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
-        sasl.validate_credential(user, "user")
-        sasl.validate_credential(secret, what)
-        advertised = self.esmtp_features["auth"].split()
-        authlist = [name for name in preferred if name in advertised]
-        if not authlist:
-            raise SMTPException("No suitable authentication method found.")
-        self.user, self.password = user, secret
         last_exception: SMTPAuthenticationError | None = None
-        for authmethod in authlist:
-            method = getattr(self, "auth_" + authmethod.lower().replace("-", "_"))
+        for authmethod in self._login_mechanisms(user, secret, preferred, what):
             try:
-                code, resp = self.auth(authmethod, method, initial_response_ok=initial_response_ok)
+                code, resp = self.auth(
+                    authmethod,
+                    self._authobject(authmethod),
+                    initial_response_ok=initial_response_ok,
+                )
                 if code in (235, 503):
                     return code, resp
             except SMTPAuthenticationError as exc:
@@ -587,11 +424,6 @@ class SMTP:
         raise last_exception
 
     # -- transactions ----------------------------------------------------------
-
-    def _server_features(self) -> ServerFeatures:
-        return ServerFeatures.from_esmtp(
-            self.esmtp_features, esmtp=self.does_esmtp, lmtp=self.ehlo_msg == "lhlo"
-        )
 
     def sendmail(
         self,
@@ -608,17 +440,7 @@ class SMTP:
         pipelined when the server offers PIPELINING.
         """
         self.ehlo_or_helo_if_needed()
-        recipients = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
-        envelope = Envelope(from_addr, recipients, sendmail_data(msg), mail_options, rcpt_options)
-        features = self._server_features()
-        if not features.smtputf8 and not any(o.lower() == "smtputf8" for o in mail_options):
-            "".join([from_addr, *recipients]).encode("ascii")  # smtplib's UnicodeEncodeError
-        txn = prepare_transaction(envelope, features, use_bdat=False)
-        if not recipients:
-            self._rset()
-            raise SMTPRecipientsRefused({})
-        result = self._run_batch(iter([txn]), features, window=1)[0]
-        return sendmail_outcome(result)
+        return self._run(ex.sendmail(self, from_addr, to_addrs, msg, mail_options, rcpt_options))
 
     def send_message(
         self,
@@ -630,18 +452,10 @@ class SMTP:
     ) -> dict[str, tuple[int, bytes]]:
         """Send an ``email.message.Message`` with smtplib's envelope rules (Resent-*, Bcc)."""
         self.ehlo_or_helo_if_needed()
-        sender, recipients = envelope_addresses(msg, from_addr, to_addrs)
-        international = needs_smtputf8(sender, recipients)
-        if international:
-            if not self.has_extn("smtputf8"):
-                raise SMTPNotSupportedError(
-                    "One or more source or delivery addresses require internationalized "
-                    "email support, but the server does not advertise the required "
-                    "SMTPUTF8 capability"
-                )
-            mail_options = (*mail_options, "SMTPUTF8", "BODY=8BITMIME")
-        flat = flatten_message(msg, international=international)
-        return self.sendmail(sender, recipients, flat, tuple(mail_options), rcpt_options)
+        sender, recipients, flat, options = ex.send_message_arguments(
+            self, msg, from_addr, to_addrs, mail_options
+        )
+        return self.sendmail(sender, recipients, flat, options, rcpt_options)
 
     def send_many(
         self, messages: Iterable[Envelope | Message], *, window: int | None = None
@@ -655,49 +469,7 @@ class SMTP:
         NOT_ATTEMPTED. Nothing is reported sent without the server's 250.
         """
         self.ehlo_or_helo_if_needed()
-        features = self._server_features()
-        use_bdat = self.chunking and self.pipelining and features.chunking and not features.lmtp
-        items = (prepare_item(item, features, use_bdat) for item in messages)
-        return self._run_batch(items, features, window=window or DEFAULT_WINDOW)
-
-    def _run_batch(
-        self,
-        items: Iterable[PreparedTransaction | UnpreparedMessage],
-        features: ServerFeatures,
-        *,
-        window: int,
-    ) -> list[SendResult]:
-        engine = BatchEngine(
-            iter(items),
-            pipelining=self.pipelining and features.pipelining,
-            window=window,
-            lmtp=features.lmtp,
-        )
-        results: list[SendResult] = []
-        try:
-            while not engine.finished:
-                out = engine.data_to_send()
-                if out:
-                    self.send(out)
-                elif engine.awaiting_replies:
-                    engine.receive_reply(self._read_reply())
-                else:
-                    break
-                results.extend(engine.pop_results())
-                if engine.closing_reply is not None:
-                    break
-        except (SMTPServerDisconnected, SMTPProtocolError, OSError) as exc:
-            engine.connection_lost(exc)
-        if engine.closing_reply is not None:
-            engine.connection_lost(SMTPServerDisconnected("the server closed the connection"))
-            self.close()
-        self.command_encoding = "ascii"
-        results.extend(engine.pop_results())
-        return results
-
-
-def _as_bytes(value: str | bytes) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else value
+        return self._run(ex.send_many(self, messages, window))
 
 
 def _tls_context(

@@ -1,0 +1,487 @@
+"""Command/reply dialogues as generators, shared by the blocking and asyncio drivers.
+
+An exchange is a generator that yields steps and receives replies:
+
+* ``Write(data)``: the driver writes ``data`` (a ``str`` is encoded with the session's
+  ``command_encoding``) and sends back ``None``;
+* ``READ``: the driver reads one complete reply and sends back the :class:`Reply`;
+* ``CLOSE``: the driver closes the connection (its state is unknown) and sends back ``None``.
+
+An I/O error is thrown into the generator at the step that failed. The value the
+generator returns is the exchange's result. A driver is a ten-line loop; every
+decision (what to send, what a reply means, which exception to raise) is made here,
+once. ``ClientSession`` holds the smtplib-named session state both drivers expose.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import ipaddress
+import logging
+import sys
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .. import auth as sasl
+from ..errors import (
+    SMTPAuthenticationError,
+    SMTPDataError,
+    SMTPException,
+    SMTPInsecureAuthError,
+    SMTPNotSupportedError,
+    SMTPProtocolError,
+    SMTPRecipientsRefused,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+)
+from ..message import envelope_addresses, flatten_message, needs_smtputf8, sendmail_data
+from ..results import Envelope, Reply, SendResult
+from ..sending import prepare_item, sendmail_outcome
+from .batch import DEFAULT_WINDOW, BatchEngine, UnpreparedMessage
+from .commands import command_line, option_list, path_argument, quoteaddr
+from .data import encode_data
+from .features import ServerFeatures, parse_ehlo_features
+from .transaction import PreparedTransaction, prepare_transaction
+
+T = TypeVar("T")
+MAX_CHALLENGES = 5  # AUTH challenges answered before giving up, as smtplib
+OAUTH_MECHANISMS = ("OAUTHBEARER", "XOAUTH2")  # login_oauth2 tries them in this order
+AuthObject = Callable[..., "str | bytes | None"]
+
+logger = logging.getLogger("smtp_backend")
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Write ``data``; ``secret`` data is never shown in debug output or logs."""
+
+    data: str | bytes
+    secret: bool = False
+
+
+class _Read:
+    __slots__ = ()
+
+
+class _Close:
+    __slots__ = ()
+
+
+READ = _Read()
+CLOSE = _Close()
+Step = Write | _Read | _Close
+Exchange = Generator[Step, "Reply | None", T]
+
+
+def read_reply() -> Exchange[Reply]:
+    reply = yield READ
+    if reply is None:
+        raise RuntimeError("the driver answered READ without a reply")
+    return reply
+
+
+def command(line: str | bytes, *, secret: bool = False) -> Exchange[Reply]:
+    """Write one command and read its reply."""
+    yield Write(line, secret)
+    return (yield from read_reply())
+
+
+def encode_command(data: str | bytes, encoding: str) -> bytes:
+    return data.encode(encoding) if isinstance(data, str) else data
+
+
+class ClientSession:
+    """The smtplib-named state of one client session, and the decisions made on it.
+
+    Both drivers subclass it; nothing here does I/O except debug output to stderr.
+    """
+
+    debuglevel = 0
+    helo_resp: bytes | None = None
+    ehlo_msg = "ehlo"
+    ehlo_resp: bytes | None = None
+    does_esmtp = False
+    #: Send MAIL/RCPT/DATA (and BDAT) pipelined when the server offers it.
+    pipelining = True
+    #: Use BDAT (RFC 3030) in ``send_many`` when the server offers CHUNKING.
+    chunking = True
+    #: Allow AUTH over an unencrypted connection to a host that is not loopback.
+    allow_insecure_auth = False
+
+    esmtp_features: dict[str, str]
+    command_encoding: str
+    local_hostname: str
+    user: str
+    password: str
+    _auth_challenge_count: int
+    _host: str
+    _redact: bool
+
+    def _init_session(self, host: str) -> None:
+        self._host = host
+        self.esmtp_features = {}
+        self.command_encoding = "ascii"
+        self._auth_challenge_count = 0
+        self._redact = False
+        self.user = ""
+        self.password = ""
+
+    # -- debugging -----------------------------------------------------------
+
+    def set_debuglevel(self, debuglevel: int) -> None:
+        """1: print the conversation to stderr; 2: the same with timestamps."""
+        self.debuglevel = debuglevel
+
+    def _print_debug(self, *args: object) -> None:
+        if self.debuglevel > 1:
+            stamp = datetime.datetime.now().strftime("%H:%M:%S.%f")
+            print(stamp, *args, file=sys.stderr)
+        else:
+            print(*args, file=sys.stderr)
+
+    def _trace(self, direction: str, data: object) -> None:
+        """One line of the transcript: stderr at debuglevel > 0, logging at DEBUG."""
+        if self._redact:
+            data = "<credentials redacted>"
+        if self.debuglevel > 0:
+            self._print_debug(direction, repr(data))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s %r", self._host or "-", direction, data)
+
+    # -- what the server offers ----------------------------------------------
+
+    def has_extn(self, opt: str) -> bool:
+        return opt.lower() in self.esmtp_features
+
+    def _server_features(self) -> ServerFeatures:
+        return ServerFeatures.from_esmtp(
+            self.esmtp_features, esmtp=self.does_esmtp, lmtp=self.ehlo_msg == "lhlo"
+        )
+
+    def _forget_session(self) -> None:
+        """What the server said before STARTTLS or QUIT no longer holds."""
+        self.helo_resp = None
+        self.ehlo_resp = None
+        self.esmtp_features = {}
+        self.does_esmtp = False
+
+    def _needs_greeting(self) -> bool:
+        return self.helo_resp is None and self.ehlo_resp is None
+
+    # -- SASL responses (smtplib's authobject methods) -------------------------
+
+    def auth_cram_md5(self, challenge: bytes | None = None) -> str | None:
+        if challenge is None:
+            return None
+        return sasl.cram_md5_response(self.user, self.password, challenge).decode()
+
+    def auth_plain(self, challenge: bytes | None = None) -> str:
+        return sasl.plain_response(self.user, self.password).decode()
+
+    def auth_login(self, challenge: bytes | None = None) -> str:
+        if challenge is None or self._auth_challenge_count < 2:
+            return self.user
+        return self.password
+
+    def auth_xoauth2(self, challenge: bytes | None = None) -> bytes:
+        """XOAUTH2 with ``user`` and ``password`` (the access token); a challenge is an error."""
+        if challenge:
+            return sasl.oauth_error_ack("XOAUTH2")
+        return sasl.xoauth2_response(self.user, self.password)
+
+    def auth_oauthbearer(self, challenge: bytes | None = None) -> bytes:
+        """OAUTHBEARER (RFC 7628) with ``user`` and ``password`` (the access token)."""
+        if challenge:
+            return sasl.oauth_error_ack("OAUTHBEARER")
+        return sasl.oauthbearer_response(
+            self.user, self.password, self._host or None, self._peer_port()
+        )
+
+    def _peer_port(self) -> int | None:
+        return None
+
+    def _login_mechanisms(
+        self, user: str, secret: str, preferred: Iterable[str], what: str
+    ) -> list[str]:
+        """The mechanisms ``login`` tries, in order; checks and stores the credentials."""
+        if not self.has_extn("auth"):
+            raise SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+        sasl.validate_credential(user, "user")
+        sasl.validate_credential(secret, what)
+        advertised = self.esmtp_features["auth"].split()
+        authlist = [name for name in preferred if name in advertised]
+        if not authlist:
+            raise SMTPException("No suitable authentication method found.")
+        self.user, self.password = user, secret
+        return authlist
+
+    def _authobject(self, mechanism: str) -> AuthObject:
+        method: AuthObject = getattr(self, "auth_" + mechanism.lower().replace("-", "_"))
+        return method
+
+
+def insecure_auth_error(host: str) -> SMTPException:
+    return SMTPInsecureAuthError(
+        f"refusing to send credentials to {host!r} over an unencrypted "
+        "connection; call starttls() first, use SMTP_SSL, or set "
+        "allow_insecure_auth = True on this object if you accept the risk"
+    )
+
+
+def is_loopback(host: str, peer_address: Any, *, unix_socket: bool = False) -> bool:
+    """True for a Unix socket, a loopback peer address, or the name localhost."""
+    if unix_socket:
+        return True
+    if host in ("localhost", "localhost.") or host.endswith(".localhost"):
+        return True
+    candidates = [host]
+    try:
+        candidates.append(str(peer_address[0]))
+    except (TypeError, IndexError, KeyError):
+        pass
+    for candidate in candidates:
+        try:
+            if ipaddress.ip_address(candidate.strip("[]")).is_loopback:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+# -- session commands ------------------------------------------------------------
+
+
+def simple(session: ClientSession, verb: str, args: str = "") -> Exchange[tuple[int, bytes]]:
+    """One command line and its reply as ``(code, message)``."""
+    reply = yield from command(command_line(verb, args))
+    return reply.as_tuple()
+
+
+def ehlo(session: ClientSession, name: str = "") -> Exchange[tuple[int, bytes]]:
+    session.esmtp_features = {}
+    reply = yield from command(command_line(session.ehlo_msg, name or session.local_hostname))
+    code, msg = reply.as_tuple()
+    if code == -1 and len(msg) == 0:
+        raise SMTPServerDisconnected("Server not connected")
+    session.ehlo_resp = msg
+    if code == 250:
+        session.does_esmtp = True
+        session.esmtp_features = parse_ehlo_features(msg)
+    return code, msg
+
+
+def helo(session: ClientSession, name: str = "") -> Exchange[tuple[int, bytes]]:
+    code, msg = yield from simple(session, "helo", name or session.local_hostname)
+    session.helo_resp = msg
+    return code, msg
+
+
+def rset(session: ClientSession) -> Exchange[tuple[int, bytes]]:
+    session.command_encoding = "ascii"
+    return (yield from simple(session, "rset"))
+
+
+def quit(session: ClientSession) -> Exchange[tuple[int, bytes]]:
+    """QUIT, and forget the session (the driver then closes the connection)."""
+    result = yield from simple(session, "quit")
+    session._forget_session()
+    return result
+
+
+def address_only(addrstring: str) -> str:
+    displayname, addr = email.utils.parseaddr(addrstring)
+    return addrstring if (displayname, addr) == ("", "") else addr
+
+
+def _path_command(
+    verb: str, keyword: str, address: str, options: Sequence[str], what: str
+) -> Exchange[tuple[int, bytes]]:
+    # smtplib's newline check (and message) on the whole line first, then our stricter one.
+    command_line(verb, f"{keyword}{quoteaddr(address)} {' '.join(options)}")
+    line = command_line(verb, f"{keyword}{path_argument(address, what)}{option_list(options)}")
+    reply = yield from command(line)
+    return reply.as_tuple()
+
+
+def mail(
+    session: ClientSession, sender: str, options: Sequence[str] = ()
+) -> Exchange[tuple[int, bytes]]:
+    """MAIL FROM; options are sent only to an ESMTP server, as smtplib does."""
+    options = options if session.does_esmtp else ()
+    if any(x.lower() == "smtputf8" for x in options):
+        if session.has_extn("smtputf8"):
+            session.command_encoding = "utf-8"
+        else:
+            raise SMTPNotSupportedError("SMTPUTF8 not supported by server")
+    return (yield from _path_command("mail", "from:", sender, options, "sender"))
+
+
+def rcpt(
+    session: ClientSession, recip: str, options: Sequence[str] = ()
+) -> Exchange[tuple[int, bytes]]:
+    options = options if session.does_esmtp else ()
+    return (yield from _path_command("rcpt", "to:", recip, options, "recipient"))
+
+
+def data(session: ClientSession, msg: str | bytes) -> Exchange[tuple[int, bytes]]:
+    """DATA: ``msg`` with CRLF line endings and dots stuffed; the final reply."""
+    code, repl = yield from simple(session, "data")
+    if session.debuglevel > 0:
+        session._print_debug("data:", (code, repl))
+    if code != 354:
+        raise SMTPDataError(code, repl)
+    yield Write(encode_data(sendmail_data(msg)))
+    code, final = (yield from read_reply()).as_tuple()
+    if session.debuglevel > 0:
+        session._print_debug("data:", (code, final))
+    return code, final
+
+
+def starttls(session: ClientSession) -> Exchange[tuple[int, bytes]]:
+    """The STARTTLS command; on its 220 the driver does the handshake, then forgets."""
+    code, reply = yield from simple(session, "STARTTLS")
+    if code != 220:
+        raise SMTPResponseException(code, reply)
+    return code, reply
+
+
+def require_extension(session: ClientSession, name: str, what: str) -> None:
+    if not session.has_extn(name):
+        raise SMTPNotSupportedError(f"{what} extension not supported by server.")
+
+
+# -- authentication ----------------------------------------------------------------
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def auth(
+    session: ClientSession,
+    mechanism: str,
+    authobject: AuthObject,
+    *,
+    initial_response_ok: bool = True,
+) -> Exchange[tuple[int, bytes]]:
+    """One SASL exchange; ``authobject(challenge=None)`` gives each response."""
+    mechanism = mechanism.upper()
+    initial_response = authobject() if initial_response_ok else None
+    if initial_response is not None:
+        encoded = sasl.encode_sasl(_as_bytes(initial_response), initial=True)
+        reply = yield from command(command_line(f"AUTH {mechanism} {encoded}"), secret=True)
+        session._auth_challenge_count = 1
+    else:
+        reply = yield from command(command_line("AUTH", mechanism))
+        session._auth_challenge_count = 0
+    while reply.code == 334:
+        session._auth_challenge_count += 1
+        answer = authobject(sasl.decode_challenge(reply.message))
+        encoded = sasl.encode_sasl(_as_bytes(answer or b""), initial=False)
+        reply = yield from command(command_line(encoded), secret=True)
+        if session._auth_challenge_count > MAX_CHALLENGES:
+            raise SMTPException(
+                "Server AUTH mechanism infinite loop. Last response: " + repr(reply.as_tuple())
+            )
+    if reply.code in (235, 503):
+        return reply.as_tuple()
+    raise SMTPAuthenticationError(reply.code, reply.message)
+
+
+# -- transactions ------------------------------------------------------------------
+
+
+def send_message_arguments(
+    session: ClientSession,
+    msg: Any,
+    from_addr: str | None,
+    to_addrs: str | Sequence[str] | None,
+    mail_options: Sequence[str],
+) -> tuple[str, list[str], bytes, tuple[str, ...]]:
+    """smtplib's ``send_message`` rules: the ``sendmail`` arguments for ``msg``."""
+    sender, recipients = envelope_addresses(msg, from_addr, to_addrs)
+    international = needs_smtputf8(sender, recipients)
+    if international:
+        if not session.has_extn("smtputf8"):
+            raise SMTPNotSupportedError(
+                "One or more source or delivery addresses require internationalized "
+                "email support, but the server does not advertise the required "
+                "SMTPUTF8 capability"
+            )
+        mail_options = (*mail_options, "SMTPUTF8", "BODY=8BITMIME")
+    flat = flatten_message(msg, international=international)
+    return sender, recipients, flat, tuple(mail_options)
+
+
+def sendmail(
+    session: ClientSession,
+    from_addr: str,
+    to_addrs: str | Sequence[str],
+    msg: str | bytes,
+    mail_options: Sequence[str] = (),
+    rcpt_options: Sequence[str] = (),
+) -> Exchange[dict[str, tuple[int, bytes]]]:
+    """One message, smtplib's return value and exceptions (after EHLO/HELO)."""
+    recipients = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
+    envelope = Envelope(from_addr, recipients, sendmail_data(msg), mail_options, rcpt_options)
+    features = session._server_features()
+    if not features.smtputf8 and not any(o.lower() == "smtputf8" for o in mail_options):
+        "".join([from_addr, *recipients]).encode("ascii")  # smtplib's UnicodeEncodeError
+    txn = prepare_transaction(envelope, features, use_bdat=False)
+    if not recipients:
+        try:
+            yield from rset(session)
+        except SMTPServerDisconnected:
+            pass
+        raise SMTPRecipientsRefused({})
+    results = yield from batch(session, iter([txn]), features, window=1)
+    return sendmail_outcome(results[0])
+
+
+def send_many(
+    session: ClientSession, messages: Iterable[Any], window: int | None = None
+) -> Exchange[list[SendResult]]:
+    """Every message over this connection, pipelined; one result each (after EHLO/HELO)."""
+    features = session._server_features()
+    use_bdat = session.chunking and session.pipelining and features.chunking and not features.lmtp
+    items = (prepare_item(item, features, use_bdat) for item in messages)
+    return (yield from batch(session, items, features, window=window or DEFAULT_WINDOW))
+
+
+def batch(
+    session: ClientSession,
+    items: Iterator[PreparedTransaction | UnpreparedMessage],
+    features: ServerFeatures,
+    *,
+    window: int,
+) -> Exchange[list[SendResult]]:
+    """Drive a :class:`BatchEngine`; a lost connection ends the batch, not the caller."""
+    engine = BatchEngine(
+        items,
+        pipelining=session.pipelining and features.pipelining,
+        window=window,
+        lmtp=features.lmtp,
+    )
+    results: list[SendResult] = []
+    try:
+        while not engine.finished:
+            out = engine.data_to_send()
+            if out:
+                yield Write(out)
+            elif engine.awaiting_replies:
+                engine.receive_reply((yield from read_reply()))
+            else:
+                break
+            results.extend(engine.pop_results())
+            if engine.closing_reply is not None:
+                break
+    except (SMTPServerDisconnected, SMTPProtocolError, OSError) as exc:
+        engine.connection_lost(exc)
+    if engine.closing_reply is not None:
+        engine.connection_lost(SMTPServerDisconnected("the server closed the connection"))
+        yield CLOSE
+    session.command_encoding = "ascii"
+    results.extend(engine.pop_results())
+    return results
