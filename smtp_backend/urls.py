@@ -1,0 +1,168 @@
+"""Mailer URLs, as lettre and dj-email-url users know them, -> Mailer keyword arguments.
+
+    smtp://host:25                 plain SMTP (no TLS)
+    smtp+starttls://user:pass@host:587?pool_size=4
+    smtps://user:pass@host         TLS from the first byte (465)
+    lmtp://host:24                 LMTP over TCP
+    lmtp:///var/run/lmtp.sock      LMTP over a Unix socket
+    smtp+unix:///var/run/smtp.sock SMTP over a Unix socket
+
+User and password are percent-decoded (``%40`` is ``@``). Query keys are Mailer
+keyword arguments; an unknown, repeated or malformed one raises ``ValueError``.
+No error message repeats the password.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+_SCHEMES: dict[str, tuple[str, str, bool]] = {
+    # scheme: (protocol, security, Unix socket)
+    "smtp": ("smtp", "none", False),
+    "smtp+starttls": ("smtp", "starttls", False),
+    "smtps": ("smtp", "tls", False),
+    "smtp+tls": ("smtp", "tls", False),
+    "smtp+unix": ("smtp", "none", True),
+    "lmtp": ("lmtp", "none", False),
+    "lmtp+starttls": ("lmtp", "starttls", False),
+    "lmtp+unix": ("lmtp", "none", True),
+}
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("must not be negative")
+    return value
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise ValueError(f"must be one of {_TRUE + _FALSE}")
+
+
+def _hostname(text: str) -> str:
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+_QUERY_KEYS: dict[str, Callable[[str], Any]] = {
+    "pool_size": _positive_int,
+    "max_messages_per_connection": _positive_int,
+    "idle_timeout": _positive_float,
+    "timeout": _positive_float,
+    "local_hostname": _hostname,
+    "pipelining": _boolean,
+    "rate_limit": _positive_float,
+    "retries": _non_negative_int,
+    "retry_delay": _non_negative_float,
+    "max_retry_delay": _non_negative_float,
+}
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***``, for messages and logs."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+
+
+def parse_mailer_url(url: str) -> dict[str, Any]:
+    """The Mailer keyword arguments the URL describes (see the module docstring)."""
+    shown = redact_url(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"invalid mailer URL {shown}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        known = ", ".join(f"{s}://" for s in _SCHEMES)
+        raise ValueError(f"unknown scheme in mailer URL {shown}: use one of {known}")
+    protocol, security, unix = _SCHEMES[scheme]
+    if parts.fragment:
+        raise ValueError(f"a mailer URL has no #fragment: {shown}")
+    options: dict[str, Any] = {"protocol": protocol, "security": security}
+    host = urllib.parse.unquote(parts.hostname or "")
+    path = urllib.parse.unquote(parts.path)
+    if unix or (not host and path.startswith("/") and protocol == "lmtp"):
+        if host or port is not None:
+            raise ValueError(f"a Unix socket URL has no host or port: {shown} (use three slashes)")
+        if not path.startswith("/") or path == "/":
+            raise ValueError(f"no Unix socket path in mailer URL {shown}")
+        options["host"] = path
+    else:
+        if not host:
+            raise ValueError(f"no host in mailer URL {shown}")
+        if path not in ("", "/"):
+            raise ValueError(f"unexpected path {parts.path!r} in mailer URL {shown}")
+        options["host"] = host
+        if port is not None:
+            options["port"] = port
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        if not user:
+            raise ValueError(f"empty user name in mailer URL {shown}")
+        options["username"] = user
+        if parts.password is not None:
+            options["password"] = urllib.parse.unquote(parts.password)
+    options.update(_query_options(parts.query, shown))
+    return options
+
+
+def _query_options(query: str, shown: str) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    try:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError as exc:
+        raise ValueError(f"malformed query in mailer URL {shown}: {exc}") from None
+    for key, text in pairs:
+        convert = _QUERY_KEYS.get(key)
+        if convert is None:
+            known = ", ".join(sorted(_QUERY_KEYS))
+            raise ValueError(f"unknown option {key!r} in mailer URL {shown}; known: {known}")
+        if key in options:
+            raise ValueError(f"option {key!r} given twice in mailer URL {shown}")
+        try:
+            options[key] = convert(text)
+        except ValueError as exc:
+            raise ValueError(
+                f"bad value {text!r} for {key!r} in mailer URL {shown}: {exc}"
+            ) from None
+    return options
