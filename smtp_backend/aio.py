@@ -1,0 +1,458 @@
+"""AsyncSMTP: the asyncio driver of the engine.
+
+The same methods as the blocking :class:`~smtp_backend.client.SMTP` (as coroutines),
+returning the same values and raising the same exceptions, because both run the same
+exchanges from :mod:`smtp_backend.protocol.exchanges`. Every network wait is bounded
+by ``timeout``; a timeout raises :class:`SMTPTimeoutError`. A command that times out,
+fails or is cancelled part-way closes the connection: it is never left half-spoken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.message
+import socket
+import ssl
+from collections.abc import Awaitable, Iterable, Sequence
+from types import TracebackType
+from typing import TypeVar
+
+from .aio_transport import ReplyStream
+from .auth import PREFERRED_MECHANISMS
+from .errors import (
+    SMTPAuthenticationError,
+    SMTPConnectError,
+    SMTPException,
+    SMTPHeloError,
+    SMTPNotSupportedError,
+    SMTPProtocolError,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+)
+from .protocol import exchanges as ex
+from .protocol.exchanges import CLOSE, READ, ClientSession, Exchange, Write
+from .results import Envelope, Reply, SendResult
+
+__all__ = ["DEFAULT_TIMEOUT", "AsyncSMTP", "SMTPTimeoutError"]
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT = 60.0
+SMTP_PORT = 25
+SMTP_SSL_PORT = 465
+SUBMISSION_PORT = 587
+Message = email.message.Message
+
+
+class SMTPTimeoutError(SMTPServerDisconnected, asyncio.TimeoutError):
+    """The server did not answer (or accept data) within ``timeout``; the connection is closed."""
+
+
+class AsyncSMTP(ClientSession):
+    """One SMTP connection driven by asyncio.
+
+    ``use_tls``: TLS from the first byte (port 465). ``start_tls``: ``None`` upgrades
+    with STARTTLS when the server offers it, ``True`` requires it, ``False`` never
+    does. Without ``tls_context`` the server's certificate and name are verified.
+    With ``username`` and ``password`` (or ``oauth_token``), ``connect`` logs in.
+    """
+
+    def __init__(
+        self,
+        hostname: str | None = None,
+        port: int | None = None,
+        *,
+        host: str | None = None,
+        local_hostname: str | None = None,
+        source_address: tuple[str, int] | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        use_tls: bool = False,
+        start_tls: bool | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        oauth_token: str | None = None,
+    ) -> None:
+        if hostname is not None and host is not None and hostname != host:
+            raise ValueError("give hostname or host, not both")
+        if tls_context is not None and ssl_context is not None:
+            raise ValueError("give tls_context or ssl_context, not both")
+        if use_tls and start_tls:
+            raise ValueError("use_tls and start_tls are mutually exclusive")
+        if password is not None and oauth_token is not None:
+            raise ValueError("give password or oauth_token, not both")
+        self._init_session(hostname or host or "localhost")
+        self.port = port
+        self.local_hostname = local_hostname or _local_hostname()
+        self.source_address = source_address
+        self.timeout = timeout
+        self.use_tls = use_tls
+        self.start_tls = start_tls
+        self.tls_context = tls_context or ssl_context
+        self.username = username
+        self._secret = oauth_token if oauth_token is not None else password
+        self._oauth = oauth_token is not None
+        self._stream: ReplyStream | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def hostname(self) -> str:
+        return self._host
+
+    @property
+    def is_connected(self) -> bool:
+        """True while the connection is open and in a known state."""
+        return self._stream is not None and self._stream.is_open
+
+    @property
+    def is_encrypted(self) -> bool:
+        stream = self._stream
+        transport = stream.transport if stream is not None else None
+        return transport is not None and transport.get_extra_info("ssl_object") is not None
+
+    async def __aenter__(self) -> AsyncSMTP:
+        if not self.is_connected:
+            await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.is_connected and exc_type is None:
+                code, message = await self.quit()
+                if code != 221:
+                    raise SMTPResponseException(code, message)
+        except SMTPServerDisconnected:
+            pass
+        finally:
+            self.close()
+
+    # -- connection ----------------------------------------------------------
+
+    def _context(self) -> ssl.SSLContext:
+        if self.tls_context is None:
+            self.tls_context = ssl.create_default_context()
+        return self.tls_context
+
+    async def connect(
+        self, hostname: str | None = None, port: int | None = None
+    ) -> tuple[int, bytes]:
+        """Connect, read the greeting; then STARTTLS and login as configured."""
+        if hostname is not None:
+            self._host = hostname
+        if port is not None:
+            self.port = port
+        if self.port is None:
+            self.port = (
+                SMTP_SSL_PORT if self.use_tls else SUBMISSION_PORT if self.start_tls else SMTP_PORT
+            )
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError("timeout must be positive (or None for no timeout)")
+        self.close()
+        self._forget_session()
+        loop = asyncio.get_running_loop()
+        _, stream = await self._bounded(
+            loop.create_connection(
+                lambda: ReplyStream(loop),
+                self._host,
+                self.port,
+                ssl=self._context() if self.use_tls else None,
+                server_hostname=self._host if self.use_tls else None,
+                local_addr=self.source_address,
+            ),
+            what="connecting",
+        )
+        self._stream = stream
+        try:
+            code, message = (await self._run(ex.read_reply())).as_tuple()
+            if code != 220:
+                raise SMTPConnectError(code, message)
+            await self._after_greeting()
+        except BaseException:
+            self.close()
+            raise
+        return code, message
+
+    async def _after_greeting(self) -> None:
+        if self.start_tls is not False and not self.use_tls:
+            await self.ehlo_or_helo_if_needed()
+            if self.has_extn("starttls"):
+                await self.starttls()
+            elif self.start_tls:
+                raise SMTPNotSupportedError("STARTTLS extension not supported by server.")
+        if self.username is not None and self._secret is not None:
+            if self._oauth:
+                await self.login_oauth2(self.username, self._secret)
+            else:
+                await self.login(self.username, self._secret)
+
+    def close(self) -> None:
+        """Close the connection without QUIT (the object may connect again)."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+
+    async def _bounded(self, awaitable: Awaitable[T], what: str = "waiting for the server") -> T:
+        try:
+            return await asyncio.wait_for(awaitable, self.timeout)
+        except asyncio.TimeoutError:
+            self.close()
+            raise SMTPTimeoutError(f"timed out {what} after {self.timeout} s") from None
+        except OSError as exc:
+            if isinstance(exc, SMTPException):
+                raise
+            self.close()
+            raise SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}") from exc
+
+    # -- the exchange runner -----------------------------------------------------
+
+    async def _run(self, exchange: Exchange[T]) -> T:
+        """Drive a shared exchange; a cancellation or failure mid-way closes the connection."""
+        async with self._lock:
+            value: Reply | None = None
+            error: Exception | None = None
+            while True:
+                try:
+                    step = exchange.throw(error) if error is not None else exchange.send(value)
+                except StopIteration as stop:
+                    result: T = stop.value
+                    return result
+                except (SMTPServerDisconnected, SMTPProtocolError):
+                    self.close()
+                    raise
+                value = error = None
+                try:
+                    value = await self._perform(step)
+                except Exception as exc:
+                    error = exc
+                except BaseException:
+                    self.close()  # cancelled between a command and its reply
+                    exchange.close()
+                    raise
+
+    async def _perform(self, step: ex.Step) -> Reply | None:
+        stream = self._stream
+        if stream is None:
+            raise SMTPServerDisconnected("please run connect() first")
+        if isinstance(step, Write):
+            self._redact = step.secret
+            try:
+                self._trace("send:", step.data)
+            finally:
+                self._redact = False
+            await self._bounded(stream.write(ex.encode_command(step.data, self.command_encoding)))
+            return None
+        if step is READ:
+            reply = await self._bounded(stream.read_reply())
+            if self.debuglevel > 0:
+                self._trace("reply:", reply.as_tuple())
+            if reply.code < 0:
+                self.close()  # not SMTP: the stream's position is unknown
+            return reply
+        if step is CLOSE:
+            self.close()
+        return None
+
+    # -- plain commands ------------------------------------------------------------
+
+    async def docmd(self, cmd: str, args: str = "") -> tuple[int, bytes]:
+        """Send one command line and return its reply."""
+        return await self._run(ex.simple(self, cmd, args))
+
+    async def execute_command(self, cmd: str, args: str = "") -> tuple[int, bytes]:
+        return await self.docmd(cmd, args)
+
+    async def helo(self, name: str = "") -> tuple[int, bytes]:
+        return await self._run(ex.helo(self, name))
+
+    async def ehlo(self, name: str = "") -> tuple[int, bytes]:
+        return await self._run(ex.ehlo(self, name))
+
+    async def ehlo_or_helo_if_needed(self) -> None:
+        """EHLO (falling back to HELO) unless one was already done."""
+        if self._needs_greeting():
+            if not (200 <= (await self.ehlo())[0] <= 299):
+                code, resp = await self.helo()
+                if not (200 <= code <= 299):
+                    raise SMTPHeloError(code, resp)
+
+    async def help(self, args: str = "") -> bytes:
+        return (await self._run(ex.simple(self, "help", args)))[1]
+
+    async def rset(self) -> tuple[int, bytes]:
+        return await self._run(ex.rset(self))
+
+    async def noop(self) -> tuple[int, bytes]:
+        return await self._run(ex.simple(self, "noop"))
+
+    async def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        return await self._run(ex.mail(self, sender, options))
+
+    async def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        return await self._run(ex.rcpt(self, recip, options))
+
+    async def data(self, msg: str | bytes) -> tuple[int, bytes]:
+        return await self._run(ex.data(self, msg))
+
+    async def vrfy(self, address: str) -> tuple[int, bytes]:
+        return await self._run(ex.simple(self, "vrfy", ex.address_only(address)))
+
+    verify = vrfy
+
+    async def expn(self, address: str) -> tuple[int, bytes]:
+        return await self._run(ex.simple(self, "expn", ex.address_only(address)))
+
+    async def quit(self) -> tuple[int, bytes]:
+        """Send QUIT, forget the session and close the connection."""
+        try:
+            return await self._run(ex.quit(self))
+        finally:
+            self.close()
+
+    # -- TLS ---------------------------------------------------------------------
+
+    async def starttls(self, tls_context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+        """Upgrade to TLS; the session (EHLO) starts again."""
+        await self.ehlo_or_helo_if_needed()
+        ex.require_extension(self, "starttls", "STARTTLS")
+        context = tls_context or self._context()
+        code, reply = await self._run(ex.starttls(self))
+        stream = self._stream
+        assert stream is not None and stream.transport is not None
+        loop = asyncio.get_running_loop()
+        try:
+            transport = await self._bounded(
+                loop.start_tls(stream.transport, stream, context, server_hostname=self._host),
+                what="in the TLS handshake",
+            )
+        except BaseException:
+            self.close()  # the connection is in an unknown state: never reuse it
+            raise
+        assert isinstance(transport, asyncio.Transport)
+        leftover = stream.restart_after_tls(transport)
+        if leftover:  # sent before the handshake: an injection attempt (CVE-2011-0411)
+            ex.logger.warning("discarded %d plaintext bytes received before TLS", len(leftover))
+        self._forget_session()
+        return code, reply
+
+    # -- authentication --------------------------------------------------------------
+
+    def _peer_port(self) -> int | None:
+        stream = self._stream
+        peer = stream.transport.get_extra_info("peername") if stream and stream.transport else None
+        return int(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else None
+
+    def _check_auth_allowed(self) -> None:
+        stream = self._stream
+        if stream is None or stream.transport is None:
+            raise SMTPServerDisconnected("please run connect() first")
+        peer = stream.transport.get_extra_info("peername")
+        sock = stream.transport.get_extra_info("socket")
+        unix = getattr(sock, "family", None) == getattr(socket, "AF_UNIX", object())
+        if not (
+            self.is_encrypted
+            or self.allow_insecure_auth
+            or ex.is_loopback(self._host, peer, unix_socket=unix)
+        ):
+            raise ex.insecure_auth_error(self._host)
+
+    async def auth(
+        self, mechanism: str, authobject: ex.AuthObject, *, initial_response_ok: bool = True
+    ) -> tuple[int, bytes]:
+        """Run one SASL exchange; ``authobject(challenge=None)`` gives each response."""
+        self._check_auth_allowed()
+        return await self._run(
+            ex.auth(self, mechanism, authobject, initial_response_ok=initial_response_ok)
+        )
+
+    async def login(
+        self, user: str, password: str, *, initial_response_ok: bool = True
+    ) -> tuple[int, bytes]:
+        """Log in with the first of CRAM-MD5, PLAIN, LOGIN the server offers."""
+        return await self._login(user, password, PREFERRED_MECHANISMS, initial_response_ok)
+
+    async def login_oauth2(self, user: str, token: str) -> tuple[int, bytes]:
+        """Log in with an OAuth 2 access token: OAUTHBEARER if offered, else XOAUTH2."""
+        return await self._login(user, token, ex.OAUTH_MECHANISMS, True, what="token")
+
+    async def _login(
+        self,
+        user: str,
+        secret: str,
+        preferred: Iterable[str],
+        initial_response_ok: bool,
+        what: str = "password",
+    ) -> tuple[int, bytes]:
+        await self.ehlo_or_helo_if_needed()
+        last_exception: SMTPAuthenticationError | None = None
+        for mechanism in self._login_mechanisms(user, secret, preferred, what):
+            try:
+                code, resp = await self.auth(
+                    mechanism,
+                    self._authobject(mechanism),
+                    initial_response_ok=initial_response_ok,
+                )
+                if code in (235, 503):
+                    return code, resp
+            except SMTPAuthenticationError as exc:
+                last_exception = exc
+        assert last_exception is not None
+        raise last_exception
+
+    # -- transactions ------------------------------------------------------------------
+
+    async def sendmail(
+        self,
+        from_addr: str,
+        to_addrs: str | Sequence[str],
+        msg: str | bytes,
+        mail_options: Sequence[str] = (),
+        rcpt_options: Sequence[str] = (),
+    ) -> dict[str, tuple[int, bytes]]:
+        """Send one message; return the refused recipients, as ``SMTP.sendmail``."""
+        await self.ehlo_or_helo_if_needed()
+        return await self._run(
+            ex.sendmail(self, from_addr, to_addrs, msg, mail_options, rcpt_options)
+        )
+
+    async def send_message(
+        self,
+        msg: Message,
+        from_addr: str | None = None,
+        to_addrs: str | Sequence[str] | None = None,
+        mail_options: Sequence[str] = (),
+        rcpt_options: Sequence[str] = (),
+    ) -> dict[str, tuple[int, bytes]]:
+        """Send an ``email.message.Message`` with smtplib's envelope rules (Resent-*, Bcc)."""
+        await self.ehlo_or_helo_if_needed()
+        sender, recipients, flat, options = ex.send_message_arguments(
+            self, msg, from_addr, to_addrs, mail_options
+        )
+        return await self.sendmail(sender, recipients, flat, options, rcpt_options)
+
+    async def send_many(
+        self, messages: Iterable[Envelope | Message], *, window: int | None = None
+    ) -> list[SendResult]:
+        """Send every message over this connection, pipelined; one result per message.
+
+        The same results as ``SMTP.send_many`` for the same server behaviour. A
+        cancellation part-way closes the connection and propagates; the server may
+        by then have accepted some of the messages.
+        """
+        await self.ehlo_or_helo_if_needed()
+        return await self._run(ex.send_many(self, messages, window))
+
+
+def _local_hostname() -> str:
+    """smtplib's choice: the FQDN, else the address literal of this host."""
+    fqdn = socket.getfqdn()
+    if "." in fqdn:
+        return fqdn
+    try:
+        return f"[{socket.gethostbyname(socket.gethostname())}]"
+    except OSError:
+        return "[127.0.0.1]"
