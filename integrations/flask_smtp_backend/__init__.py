@@ -1,0 +1,33 @@
+"""flask_smtp_backend: Flask-Mail 0.10's API on smtp_backend's pooled, pipelining Mailer.
+
+Moving from Flask-Mail is a one-line change::
+
+    from flask_smtp_backend import Mail, Message   # was: from flask_mail import ...
+
+Same ``MAIL_*`` keys and defaults, same ``Mail``, ``Message``, ``Attachment``,
+``mail.connect()``, ``record_messages()`` and ``email_dispatched``; in addition,
+connections are pooled and reused, ``connect()`` batches are pipelined, TLS
+certificates are verified, suppressed mail lands in ``mail.outbox``, and
+``send_many``/``send_async`` exist. See ``MailSettings`` for the extra keys.
+"""
+
+from .addresses import AddressLike
+from .config import MailSettings
+from .connection import Connection
+from .extension import Mail
+from .message import Attachment, BadHeaderError, Message
+from .signals import email_dispatched, signals
+from .state import MailState
+
+__all__ = [
+    "AddressLike",
+    "Attachment",
+    "BadHeaderError",
+    "Connection",
+    "Mail",
+    "MailSettings",
+    "MailState",
+    "Message",
+    "email_dispatched",
+    "signals",
+]

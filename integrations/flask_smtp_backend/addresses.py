@@ -1,0 +1,58 @@
+"""Flask-Mail's address forms (``"a@b"``, ``"Name <a@b>"``, ``("Name", "a@b")``) -> headers, envelope."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Iterable
+from email.headerregistry import Address
+
+AddressLike = str | tuple[str, str]
+
+
+def _name_and_address(value: AddressLike) -> tuple[str, str]:
+    if isinstance(value, tuple):
+        name, address = value
+        return str(name), str(address)
+    return email.utils.parseaddr(str(value))
+
+
+def _ascii_domain(domain: str) -> str:
+    """An internationalised domain in its IDNA (punycode) form, as Flask-Mail sends it."""
+    return domain if domain.isascii() else domain.encode("idna").decode("ascii")
+
+
+def header_address(value: AddressLike) -> Address:
+    """One address as a structured header value (the name is RFC 2047-encoded on output)."""
+    name, address = _name_and_address(value)
+    username, at, domain = address.rpartition("@")
+    if not at:
+        return Address(display_name=name, username=address, domain="")
+    return Address(display_name=name, username=username, domain=_ascii_domain(domain))
+
+
+def envelope_address(value: AddressLike) -> str:
+    """The bare address for MAIL FROM / RCPT TO (a non-ASCII local part needs SMTPUTF8)."""
+    _, address = _name_and_address(value)
+    username, at, domain = address.rpartition("@")
+    return f"{username}@{_ascii_domain(domain)}" if at else address
+
+
+def unique(values: Iterable[AddressLike]) -> list[AddressLike]:
+    """``values`` without repeated addresses, first kept (Flask-Mail's set loses the order)."""
+    seen: set[str] = set()
+    kept: list[AddressLike] = []
+    for value in values:
+        marker = envelope_address(value).lower()
+        if marker not in seen:
+            seen.add(marker)
+            kept.append(value)
+    return kept
+
+
+def as_text(value: AddressLike) -> str:
+    """The form Flask-Mail checks for newlines: a tuple becomes ``"Name <address>"``."""
+    return f"{value[0]} <{value[1]}>" if isinstance(value, tuple) else str(value)
+
+
+def has_newline(text: str) -> bool:
+    return "\n" in text or "\r" in text

@@ -1,0 +1,89 @@
+"""The ``MAIL_*`` configuration keys: Flask-Mail's, with its defaults, plus this package's."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .addresses import AddressLike
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """One app's mail configuration, read once by ``init_app`` (as Flask-Mail does)."""
+
+    # Flask-Mail 0.10's keys, names and defaults
+    server: str = "127.0.0.1"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    port: int = 25
+    use_tls: bool = False
+    use_ssl: bool = False
+    default_sender: AddressLike | None = None
+    debug: int = 0
+    max_emails: int | None = None
+    suppress: bool = False
+    ascii_attachments: bool = False
+    # this package's keys
+    timeout: float | None = None  # seconds; None: the Mailer's default
+    url: str | None = field(default=None, repr=False)  # Mailer.from_url form; may hold a password
+    pool_size: int | None = None
+    verify_tls: bool = True
+    ca_file: str | None = None
+    oauth_token: str | None = field(default=None, repr=False)
+    rate_limit: float | None = None
+    retries: int | None = None
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], *, debug: bool = False, testing: bool = False
+    ) -> MailSettings:
+        """Read ``config``; ``MAIL_DEBUG`` defaults to ``app.debug`` and
+        ``MAIL_SUPPRESS_SEND`` to ``app.testing``, as in Flask-Mail."""
+        get = config.get
+        max_emails = get("MAIL_MAX_EMAILS")
+        if max_emails is not None and int(max_emails) < 1:
+            raise ValueError(f"MAIL_MAX_EMAILS must be a positive number, not {max_emails!r}")
+        return cls(
+            server=get("MAIL_SERVER", "127.0.0.1"),
+            username=get("MAIL_USERNAME"),
+            password=get("MAIL_PASSWORD"),
+            port=int(get("MAIL_PORT", 25)),
+            use_tls=bool(get("MAIL_USE_TLS", False)),
+            use_ssl=bool(get("MAIL_USE_SSL", False)),
+            default_sender=get("MAIL_DEFAULT_SENDER"),
+            debug=int(get("MAIL_DEBUG", debug)),
+            max_emails=None if max_emails is None else int(max_emails),
+            suppress=bool(get("MAIL_SUPPRESS_SEND", testing)),
+            ascii_attachments=bool(get("MAIL_ASCII_ATTACHMENTS", False)),
+            timeout=_optional(get("MAIL_TIMEOUT"), float),
+            url=get("MAIL_URL"),
+            pool_size=_optional(get("MAIL_POOL_SIZE"), int),
+            verify_tls=bool(get("MAIL_VERIFY_TLS", True)),
+            ca_file=get("MAIL_CA_FILE"),
+            oauth_token=get("MAIL_OAUTH_TOKEN"),
+            rate_limit=_optional(get("MAIL_RATE_LIMIT"), float),
+            retries=_optional(get("MAIL_RETRIES"), int),
+        )
+
+    @property
+    def security(self) -> str:
+        """The Mailer's word for the TLS mode: implicit TLS, STARTTLS, or none (the default)."""
+        if self.use_ssl:
+            return "tls"
+        return "starttls" if self.use_tls else "none"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Verifying by default (Flask-Mail's smtplib does not verify): ``MAIL_CA_FILE`` is
+        trusted when set; ``MAIL_VERIFY_TLS = False`` turns verification off."""
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if not self.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+def _optional(value: Any, kind: type[Any]) -> Any:
+    return None if value is None else kind(value)

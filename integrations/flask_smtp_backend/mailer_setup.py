@@ -1,0 +1,73 @@
+"""An app's ``MAIL_*`` settings -> its ``Mailer`` (sending, or capturing when suppressed)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from smtp_backend.mailer import Mailer
+
+if TYPE_CHECKING:
+    from .state import MailState
+
+_transcript_lock = threading.Lock()
+_transcript_handler: logging.Handler | None = None
+
+
+def capturing_mailer() -> Mailer:
+    """A Mailer that records instead of sending (``MAIL_SUPPRESS_SEND``)."""
+    return Mailer(capture=True)
+
+
+def sending_mailer(state: MailState) -> Mailer:
+    """The app's pooled Mailer, from ``MAIL_URL`` or from Flask-Mail's keys."""
+    settings = state.settings
+    if state.debug:
+        show_transcript()
+    options: dict[str, Any] = {
+        "timeout": settings.timeout,
+        "pool_size": settings.pool_size,
+        "max_messages_per_connection": state.max_emails,
+        "rate_limit": settings.rate_limit,
+        "retries": settings.retries,
+    }
+    if settings.ca_file or not settings.verify_tls:
+        options["ssl_context"] = settings.ssl_context()
+    options = {name: value for name, value in options.items() if value is not None}
+    if settings.url:
+        return Mailer.from_url(settings.url, **options)
+    return Mailer(
+        state.server,
+        state.port,
+        security="tls" if state.use_ssl else "starttls" if state.use_tls else "none",
+        **_credentials(state),
+        **options,
+    )
+
+
+def _credentials(state: MailState) -> dict[str, Any]:
+    """Flask-Mail logs in only with both a user name and a password; a token also counts."""
+    token = state.settings.oauth_token
+    if not state.username:
+        return {}
+    if token:
+        return {"username": state.username, "oauth_token": token}
+    if state.password:
+        return {"username": state.username, "password": state.password}
+    return {}
+
+
+def show_transcript() -> None:
+    """``MAIL_DEBUG``: the SMTP conversation on stderr, as smtplib's ``set_debuglevel(1)``
+    prints it (credentials redacted). Set up once per process, through logging."""
+    global _transcript_handler
+    with _transcript_lock:
+        if _transcript_handler is not None:
+            return
+        _transcript_handler = logging.StreamHandler(sys.stderr)
+        _transcript_handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logger = logging.getLogger("smtp_backend")
+        logger.addHandler(_transcript_handler)
+        logger.setLevel(logging.DEBUG)
