@@ -105,6 +105,17 @@ class AsyncSMTP(ClientSession):
         return self._stream is not None and self._stream.is_open
 
     @property
+    def has_unread_data(self) -> bool:
+        """True when the server sent something nobody asked for (a goodbye, an EOF)."""
+        stream = self._stream
+        return (
+            stream is None
+            or not stream.is_open
+            or stream.parser.has_partial
+            or bool(stream.parser.pending)
+        )
+
+    @property
     def is_encrypted(self) -> bool:
         stream = self._stream
         transport = stream.transport if stream is not None else None
