@@ -125,7 +125,8 @@ class Mailer:
     each new connection) with ``login_oauth2()``. ``protocol="lmtp"`` speaks LMTP;
     a ``host`` starting with ``/`` is a Unix socket path.
 
-    ``capture=True`` records every message in ``outbox`` instead of sending it (see
+    ``rate_limit`` (messages a second, or a shared :class:`TokenBucket`) paces every
+    thread's sends together. ``capture=True`` records every message in ``outbox`` instead of sending it (see
     :meth:`capture`). Use as a context manager, or call :meth:`close`; pooled
     connections are also closed at interpreter exit, and a forked child forgets the
     parent's (it opens its own).
@@ -148,7 +149,7 @@ class Mailer:
         idle_timeout: float = 30.0,
         pipelining: bool = True,
         protocol: str = "smtp",
-        rate_limit: float | None = None,
+        rate_limit: float | TokenBucket | None = None,
         retries: int = 0,
         retry_delay: float = 1.0,
         max_retry_delay: float = 60.0,
@@ -180,7 +181,9 @@ class Mailer:
             max_messages=max_messages_per_connection,
             idle_timeout=idle_timeout,
         )
-        self._rate_limiter = TokenBucket(rate_limit) if rate_limit is not None else None
+        self._rate_limiter = (
+            TokenBucket(rate_limit) if isinstance(rate_limit, int | float) else rate_limit
+        )
         self._before_send: list[BeforeSend] = []
         self._after_send: list[AfterSend] = []
         self.add_hook(before_send=before_send, after_send=after_send)

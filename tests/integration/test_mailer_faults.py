@@ -117,9 +117,7 @@ def test_an_idle_connection_is_checked_with_noop_before_reuse(
 
 def test_temporary_failures_are_retried_when_asked(smtp_server: RecordingSMTPServer) -> None:
     tempfail = f"carol@{TEMPFAIL_DOMAIN}"
-    with Mailer(
-        smtp_server.host, smtp_server.port, security="none", retry_delay=0.01
-    ) as mailer:
+    with Mailer(smtp_server.host, smtp_server.port, security="none", retry_delay=0.01) as mailer:
         once = mailer.send(envelope("a", to=tempfail))
         thrice = mailer.send(envelope("b", to=tempfail), retries=2)
     assert once[0].state is MessageState.REFUSED and once[0].reply is not None

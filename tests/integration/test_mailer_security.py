@@ -70,7 +70,9 @@ def test_the_certificate_is_verified_by_default(
     assert "AUTH" not in server.verbs()
 
 
-def test_implicit_tls(smtps_server: RecordingSMTPServer, client_ssl_context: ssl.SSLContext) -> None:
+def test_implicit_tls(
+    smtps_server: RecordingSMTPServer, client_ssl_context: ssl.SSLContext
+) -> None:
     with Mailer(
         smtps_server.host, smtps_server.port, security="tls", ssl_context=client_ssl_context
     ) as mailer:

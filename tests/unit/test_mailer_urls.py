@@ -1,0 +1,140 @@
+"""Mailer URLs -> keyword arguments, table-driven; bad URLs rejected with a clear message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from smtp_backend.mailer import Mailer
+from smtp_backend.urls import parse_mailer_url, redact_url
+
+GOOD: list[tuple[str, dict[str, Any]]] = [
+    (
+        "smtp://mail.example.com",
+        {"protocol": "smtp", "security": "none", "host": "mail.example.com"},
+    ),
+    (
+        "smtp+starttls://user:pass@host:587?pool_size=4",
+        {
+            "protocol": "smtp",
+            "security": "starttls",
+            "host": "host",
+            "port": 587,
+            "username": "user",
+            "password": "pass",
+            "pool_size": 4,
+        },
+    ),
+    (
+        "smtps://me%40example.com:p%40ss%3Aw%2Fd@smtp.example.com",
+        {
+            "protocol": "smtp",
+            "security": "tls",
+            "host": "smtp.example.com",
+            "username": "me@example.com",
+            "password": "p@ss:w/d",
+        },
+    ),
+    ("smtp://[::1]:2525/", {"protocol": "smtp", "security": "none", "host": "::1", "port": 2525}),
+    (
+        "lmtp://localhost:24",
+        {"protocol": "lmtp", "security": "none", "host": "localhost", "port": 24},
+    ),
+    (
+        "lmtp:///var/run/lmtp.sock",
+        {"protocol": "lmtp", "security": "none", "host": "/var/run/lmtp.sock"},
+    ),
+    (
+        "smtp+unix:///run/smtp.sock",
+        {"protocol": "smtp", "security": "none", "host": "/run/smtp.sock"},
+    ),
+    (
+        "smtp://h?timeout=2.5&idle_timeout=10&pipelining=false&rate_limit=5"
+        "&max_messages_per_connection=50&retries=2&local_hostname=client.example",
+        {
+            "protocol": "smtp",
+            "security": "none",
+            "host": "h",
+            "timeout": 2.5,
+            "idle_timeout": 10.0,
+            "pipelining": False,
+            "rate_limit": 5.0,
+            "max_messages_per_connection": 50,
+            "retries": 2,
+            "local_hostname": "client.example",
+        },
+    ),
+    (
+        "SMTP+STARTTLS://user:@h",
+        {
+            "protocol": "smtp",
+            "security": "starttls",
+            "host": "h",
+            "username": "user",
+            "password": "",
+        },
+    ),
+]
+
+BAD: list[tuple[str, str]] = [
+    ("http://host", "unknown scheme"),
+    ("host:25", "unknown scheme"),
+    ("smtp://", "no host"),
+    ("smtp://host/path", "unexpected path"),
+    ("smtp://host:notaport", "invalid mailer URL"),
+    ("smtp://host:99999", "invalid mailer URL"),
+    ("smtp://host?poolsize=4", "unknown option 'poolsize'"),
+    ("smtp://host?pool_size=4&pool_size=5", "given twice"),
+    ("smtp://host?pool_size=0", "bad value '0' for 'pool_size'"),
+    ("smtp://host?pool_size=four", "bad value 'four'"),
+    ("smtp://host?timeout=-1", "bad value '-1' for 'timeout'"),
+    ("smtp://host?pipelining=maybe", "bad value 'maybe'"),
+    ("smtp://host?pool_size", "malformed query"),
+    ("smtp://host?pool_size=", "bad value '' for 'pool_size'"),
+    ("smtp://host#frag", "fragment"),
+    ("lmtp://host/var/run/lmtp.sock", "unexpected path"),
+    ("smtp+unix://host/run/smtp.sock", "no host or port"),
+    ("smtp+unix:///", "no Unix socket path"),
+    ("smtp://:pw@host", "empty user name"),
+]
+
+
+@pytest.mark.parametrize(("url", "expected"), GOOD)
+def test_good_urls(url: str, expected: dict[str, Any]) -> None:
+    assert parse_mailer_url(url) == expected
+
+
+@pytest.mark.parametrize(("url", "message"), BAD)
+def test_bad_urls_are_rejected_clearly(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_mailer_url(url)
+
+
+def test_errors_never_show_the_password() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_mailer_url("smtps://user:s3cret@host?bogus=1")
+    assert "s3cret" not in str(caught.value)
+    assert "user:***@host" in str(caught.value)
+    assert redact_url("smtp://u:p%40ss@h:25") == "smtp://u:***@h:25"
+
+
+def test_from_url_builds_a_configured_mailer() -> None:
+    mailer = Mailer.from_url("smtp+starttls://user:pass@mail.example.com?pool_size=2")
+    assert mailer.settings.host == "mail.example.com"
+    assert mailer.settings.port == 587  # the submission port is the STARTTLS default
+    assert mailer.settings.security == "starttls"
+    assert mailer.settings.username == "user" and mailer.settings.password == "pass"
+    assert "pass" not in repr(mailer) and "pass" not in repr(mailer.settings)
+    assert Mailer.from_url("smtps://h").settings.port == 465
+    assert Mailer.from_url("smtp://h").settings.port == 25
+
+
+def test_from_url_rejects_an_option_given_twice() -> None:
+    with pytest.raises(ValueError, match="pool_size given both"):
+        Mailer.from_url("smtp://h?pool_size=2", pool_size=3)
+
+
+def test_a_password_without_a_user_is_rejected() -> None:
+    with pytest.raises(ValueError, match="needs a username"):
+        Mailer(password="secret")
