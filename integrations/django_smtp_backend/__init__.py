@@ -1,0 +1,15 @@
+"""Django email backend on smtp_backend: Django's SMTP backend contract, pooled and pipelined.
+
+    EMAIL_BACKEND = "django_smtp_backend.EmailBackend"
+
+or, with Django 6.1's ``MAILERS``::
+
+    MAILERS = {"default": {"BACKEND": "django_smtp_backend.EmailBackend",
+                           "OPTIONS": {"host": "smtp.example.com", "use_tls": True}}}
+"""
+
+from .backend import EmailBackend
+from .shared import close_shared_mailers
+from .signals import CancelSend, post_send, pre_send
+
+__all__ = ["CancelSend", "EmailBackend", "close_shared_mailers", "post_send", "pre_send"]

@@ -1,0 +1,206 @@
+"""``EmailBackend``: a drop-in for ``django.core.mail.backends.smtp.EmailBackend``.
+
+Same keywords, settings, return values and exceptions as Django's; the messages of
+one ``send_messages`` call go to a Mailer shared per configuration in one pipelined
+batch, over connections reused across calls, requests and threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.mail.backends.base import BaseEmailBackend
+
+from smtp_backend import Envelope, SendResult, SMTPException
+from smtp_backend.mailer import Mailer
+
+from .config import classic_config, mailers_config
+from .envelopes import django_envelope
+from .outbox import append_to_outbox
+from .shared import shared_mailer
+from .signals import CancelSend, post_send, pre_send
+
+
+class EmailBackend(BaseEmailBackend):
+    """Django's SMTP backend contract over a pooled, pipelining ``Mailer``.
+
+    Beyond Django's keywords (or ``MAILERS`` OPTIONS): ``ssl_cafile`` (trust this CA
+    file instead of the system's), ``pool_size``, ``max_messages_per_connection``,
+    ``idle_timeout``, ``pipelining``, ``retries``, ``rate_limit``, ``oauth_token``
+    (a token, a callable or a dotted path to one), ``url`` (``Mailer.from_url``) and
+    ``capture`` (record into ``django.core.mail.outbox`` instead of sending).
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        use_tls: bool | None = None,
+        fail_silently: bool = False,
+        use_ssl: bool | None = None,
+        timeout: float | None = None,
+        ssl_keyfile: str | None = None,
+        ssl_certfile: str | None = None,
+        *,
+        ssl_cafile: str | None = None,
+        pool_size: int | None = None,
+        max_messages_per_connection: int | None = None,
+        idle_timeout: float | None = None,
+        pipelining: bool | None = None,
+        retries: int | None = None,
+        rate_limit: float | None = None,
+        oauth_token: Any = None,
+        url: str | None = None,
+        capture: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Django 6.1: ``alias`` and any unknown option go to the base class, which
+        # rejects unknown MAILERS OPTIONS; older Djangos ignore them, as their backend.
+        super().__init__(**kwargs)
+        self.fail_silently = fail_silently
+        self.alias: str | None = kwargs.get("alias")
+        django_options = {
+            "host": host,
+            "port": port,
+            "username": username,
+            "password": password,
+            "use_tls": use_tls,
+            "use_ssl": use_ssl,
+            "timeout": timeout,
+            "ssl_keyfile": ssl_keyfile,
+            "ssl_certfile": ssl_certfile,
+        }
+        extra = {
+            "ssl_cafile": ssl_cafile,
+            "pool_size": pool_size,
+            "max_messages_per_connection": max_messages_per_connection,
+            "idle_timeout": idle_timeout,
+            "pipelining": pipelining,
+            "retries": retries,
+            "rate_limit": rate_limit,
+            "oauth_token": oauth_token,
+            "url": url,
+            "capture": capture,
+        }
+        if self.alias is None:
+            self.config = classic_config(django_options, extra)
+        else:
+            self.config = mailers_config(django_options, extra, self.alias)
+        self._mailer: Mailer | None = None
+        self._local = threading.local()
+
+    # Django's attributes, read by code that inspects a backend.
+    host = property(lambda self: self.config.host)
+    port = property(lambda self: self.config.port)
+    username = property(lambda self: self.config.username)
+    password = property(lambda self: self.config.password)
+    use_tls = property(lambda self: self.config.use_tls)
+    use_ssl = property(lambda self: self.config.use_ssl)
+    timeout = property(lambda self: self.config.timeout)
+    ssl_keyfile = property(lambda self: self.config.ssl_keyfile)
+    ssl_certfile = property(lambda self: self.config.ssl_certfile)
+
+    @property
+    def mailer(self) -> Mailer:
+        """The Mailer this backend sends through, shared by every backend of its config."""
+        return self._mailer if self._mailer is not None else shared_mailer(self.config)
+
+    @property
+    def last_results(self) -> list[SendResult]:
+        """This thread's results of its last ``send_messages`` call, one per message sent
+        to the Mailer (messages without recipients or cancelled by ``pre_send`` have none)."""
+        return getattr(self._local, "results", [])
+
+    def open(self) -> bool:
+        """Take hold of the shared Mailer; True when this call did (Django's meaning).
+
+        Connections are opened on demand by the Mailer's pool and stay open for reuse,
+        so a connection error surfaces from ``send_messages``.
+        """
+        if self._mailer is not None:
+            return False
+        self._mailer = shared_mailer(self.config)
+        return True
+
+    def close(self) -> None:
+        """Let go of the Mailer; its connections stay pooled for the next caller."""
+        self._mailer = None
+
+    def send_messages(self, email_messages: Sequence[Any]) -> int:
+        """Send the messages in one batch; return how many the server accepted.
+
+        As Django's backend: a message without recipients is skipped; an invalid address
+        raises ``ValueError``; an SMTP or connection error (``OSError``) is raised unless
+        ``fail_silently``. Here all messages are attempted before the first message's
+        error is raised; ``last_results`` holds every outcome.
+        """
+        self._local.results = []
+        if not email_messages:
+            return 0
+        batch = self._prepare(email_messages)
+        if not batch:
+            return 0
+        try:
+            results = self._send(batch)
+        except OSError:  # no connection could be opened (smtplib.SMTPException included)
+            if self.fail_silently:
+                return 0
+            raise
+        self._local.results = results
+        return self._finish(batch, results)
+
+    async def asend_messages(self, email_messages: Sequence[Any]) -> int:
+        """``send_messages`` for async code: the batch runs in a worker thread, so the
+        event loop is never blocked."""
+        return await asyncio.to_thread(self.send_messages, email_messages)
+
+    def _prepare(self, email_messages: Sequence[Any]) -> list[tuple[Any, Envelope]]:
+        batch = []
+        for message in email_messages:
+            try:
+                pre_send.send(sender=type(self), message=message, backend=self)
+            except CancelSend:
+                continue
+            envelope = django_envelope(message)
+            if envelope is not None:
+                batch.append((message, envelope))
+        return batch
+
+    def _send(self, batch: list[tuple[Any, Envelope]]) -> list[SendResult]:
+        envelopes = [envelope for _, envelope in batch]
+        if not self.config.capture:
+            return self.mailer.send(envelopes)
+        with self.mailer.capture() as captured:
+            results = self.mailer.send(envelopes)
+        # Other threads' messages may be in this outbox too: ours are found by identity.
+        records = {id(record.message): record for record in captured}
+        for (message, envelope), result in zip(batch, results, strict=True):
+            if result.ok:
+                append_to_outbox(message, records[id(envelope)], self.alias)
+        return results
+
+    def _finish(self, batch: list[tuple[Any, Envelope]], results: list[SendResult]) -> int:
+        sent = 0
+        first_error: BaseException | None = None
+        for (message, _), result in zip(batch, results, strict=True):
+            post_send.send(sender=type(self), message=message, result=result, backend=self)
+            if result.ok:
+                sent += 1
+            elif first_error is None:
+                first_error = _error_of(result)
+        if first_error is not None and not (
+            self.fail_silently and isinstance(first_error, OSError)
+        ):
+            raise first_error
+        return sent
+
+
+def _error_of(result: SendResult) -> BaseException:
+    if result.error is not None:
+        return result.error
+    return SMTPException(f"message {result.index} {result.state.value}: {result.reply}")
