@@ -22,7 +22,6 @@ from .auth import PREFERRED_MECHANISMS
 from .errors import (
     SMTPAuthenticationError,
     SMTPConnectError,
-    SMTPException,
     SMTPHeloError,
     SMTPNotSupportedError,
     SMTPProtocolError,
@@ -213,11 +212,9 @@ class AsyncSMTP(ClientSession):
         except asyncio.TimeoutError:
             self.close()
             raise SMTPTimeoutError(f"timed out {what} after {self.timeout} s") from None
-        except OSError as exc:
-            if isinstance(exc, SMTPException):
-                raise
-            self.close()
-            raise SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}") from exc
+        except OSError:
+            self.close()  # refused, reset, or a failed handshake: raised as is, as smtplib
+            raise
 
     # -- the exchange runner -----------------------------------------------------
 
