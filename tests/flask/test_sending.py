@@ -8,8 +8,8 @@ import gc
 
 import pytest
 from flask import Flask
-
 from flask_smtp_backend import Mail, Message, email_dispatched
+
 from smtp_backend import MessageState, SMTPRecipientsRefused, SMTPSenderRefused
 from tests.flask.conftest import MailFactory
 from tests.servers import REFUSED_DOMAIN, REJECTED_SENDER, RecordingSMTPServer
@@ -144,11 +144,14 @@ def test_partly_refused_recipients_still_send(mail: Mail, smtp_server: Recording
 def test_a_refusal_in_a_batch_does_not_stop_the_others(
     mail: Mail, smtp_server: RecordingSMTPServer
 ) -> None:
-    with mail.record_messages() as outbox:
-        with pytest.raises(SMTPRecipientsRefused), mail.connect() as connection:
-            connection.send(message(0))
-            connection.send(message(1, recipients=[f"x@{REFUSED_DOMAIN}"]))
-            connection.send(message(2))
+    with (
+        mail.record_messages() as outbox,
+        pytest.raises(SMTPRecipientsRefused),
+        mail.connect() as connection,
+    ):
+        connection.send(message(0))
+        connection.send(message(1, recipients=[f"x@{REFUSED_DOMAIN}"]))
+        connection.send(message(2))
     assert subjects(smtp_server) == ["message 0", "message 2"]
     assert [m.subject for m in outbox] == ["message 0", "message 2"]
     states = [r.state for r in connection.results]
