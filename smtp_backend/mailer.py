@@ -355,12 +355,14 @@ class Mailer:
                 for index, item in queue:
                     outcome.results[index] = _not_attempted(index, item, exc)
                 return
-            batch, queue = (
-                queue[: self._pool.remaining(connection)],
-                queue[self._pool.remaining(connection) :],
-            )
+            # Rate-limited, one message a call: a wait inside a pipelined batch would hold
+            # back the previous message's final dot.
+            size = 1 if self._rate_limiter is not None else self._pool.remaining(connection)
+            batch, queue = queue[:size], queue[size:]
             try:
-                sent = connection.smtp.send_many(self._paced(item for _, item in batch))
+                if self._rate_limiter is not None:
+                    self._rate_limiter.acquire()
+                sent = connection.smtp.send_many(item for _, item in batch)
             except BaseException:
                 self._pool.release(connection, reusable=False)  # unknown state: never reused
                 raise
@@ -379,14 +381,6 @@ class Mailer:
                 reconnects += 1
                 logger.info("connection lost; sending %d message(s) on a new one", len(lost))
                 queue = lost + queue
-
-    def _paced(self, items: Iterator[MailItem]) -> Iterator[MailItem]:
-        """The items, each released by the rate limiter (the engine pulls them lazily)."""
-        limiter = self._rate_limiter
-        for item in items:
-            if limiter is not None:
-                limiter.acquire()
-            yield item
 
     def _report(self, result: SendResult) -> None:
         level = logging.INFO if result.state is MessageState.SENT else logging.WARNING

@@ -123,3 +123,14 @@ def test_no_password_or_token_reaches_the_logs(
     assert "message 0 sent" in text  # the per-transaction record is there
     assert AUTH_PASSWORD not in text and plain not in text
     assert base64.b64encode(AUTH_PASSWORD.encode()).decode() not in text
+
+
+def test_a_tls_connection_is_reused_across_calls(
+    smtp_server_factory: SMTPServerFactory, client_ssl_context: ssl.SSLContext
+) -> None:
+    server = smtp_server_factory(tls="starttls")
+    with Mailer(server.host, server.port, ssl_context=client_ssl_context) as mailer:
+        for _ in range(3):
+            assert mailer.send(MESSAGE)[0].ok
+    assert server.connections == 1
+    assert [m.tls for m in server.messages] == [True] * 3

@@ -1,0 +1,73 @@
+"""Mailer over other transports: BDAT (CHUNKING), LMTP and SMTP on Unix sockets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import UnixSocketController
+from aiosmtpd.lmtp import LMTP
+
+from smtp_backend import Envelope, MessageState
+from smtp_backend.mailer import Mailer
+from tests.servers import RecordingSMTPServer
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def envelope(tag: str, *recipients: str) -> Envelope:
+    data = f"Subject: {tag}\r\n\r\n.dot\r\n".encode()
+    return Envelope("alice@example.test", recipients or ("bob@example.test",), data)
+
+
+def test_a_batch_over_chunking_uses_bdat(chunking_server: RecordingSMTPServer) -> None:
+    with Mailer(chunking_server.host, chunking_server.port, security="none") as mailer:
+        results = mailer.send([envelope(f"m{i}") for i in range(12)])
+    assert all(r.ok for r in results)
+    assert [m.transfer for m in chunking_server.messages] == ["BDAT"] * 12
+    assert chunking_server.messages[0].content == b"Subject: m0\r\n\r\n.dot\r\n"
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.received: list[tuple[str, ...]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(tuple(envelope.rcpt_tos))
+        if isinstance(server, LMTP):  # aiosmtpd leaves LMTP's reply per recipient to us
+            return "\r\n".join(f"250 2.0.0 <{r}> delivered" for r in envelope.rcpt_tos)
+        return "250 2.0.0 delivered"
+
+
+class _UnixLMTPController(UnixSocketController):
+    def factory(self) -> LMTP:
+        return LMTP(self.handler)
+
+
+@pytest.fixture
+def short_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Unix socket paths are limited to about 100 bytes.
+    return Path(tmp_path_factory.mktemp("s", numbered=True))
+
+
+@pytest.mark.parametrize(
+    ("scheme", "controller"), [("lmtp", _UnixLMTPController), ("smtp+unix", UnixSocketController)]
+)
+def test_unix_socket_urls(short_tmp: Path, scheme: str, controller: type[Any]) -> None:
+    path = short_tmp / "mail.sock"
+    if len(str(path)) > 100:
+        pytest.skip("temporary directory path too long for a Unix socket")
+    inbox = _Inbox()
+    server = controller(inbox, unix_socket=str(path))
+    server.start()
+    try:
+        with Mailer.from_url(f"{scheme}://{path}") as mailer:
+            results = mailer.send(
+                [envelope("one", "a@example.test", "b@example.test"), envelope("two")]
+            )
+    finally:
+        server.stop()
+    assert [r.state for r in results] == [MessageState.SENT, MessageState.SENT]
+    assert results[0].accepted == ("a@example.test", "b@example.test")
+    assert inbox.received == [("a@example.test", "b@example.test"), ("bob@example.test",)]
