@@ -181,7 +181,7 @@ class EmailBackend(BaseEmailBackend):
         records = {id(record.message): record for record in captured}
         for (message, envelope), result in zip(batch, results, strict=True):
             if result.ok:
-                append_to_outbox(message, records[id(envelope)], self.alias)
+                append_to_outbox(message, records[id(envelope)], self)
         return results
 
     def _finish(self, batch: list[tuple[Any, Envelope]], results: list[SendResult]) -> int:
