@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from .state import MailState
 
 _transcript_lock = threading.Lock()
-_transcript_handler: logging.Handler | None = None
 
 
 def capturing_mailer() -> Mailer:
@@ -59,15 +58,24 @@ def _credentials(state: MailState) -> dict[str, Any]:
     return {}
 
 
+class TranscriptHandler(logging.Handler):
+    """Writes to the current ``sys.stderr`` (looked up at each record, as ``print`` does)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
 def show_transcript() -> None:
     """``MAIL_DEBUG``: the SMTP conversation on stderr, as smtplib's ``set_debuglevel(1)``
     prints it (credentials redacted). Set up once per process, through logging."""
-    global _transcript_handler
+    logger = logging.getLogger("smtp_backend")
     with _transcript_lock:
-        if _transcript_handler is not None:
+        if any(isinstance(handler, TranscriptHandler) for handler in logger.handlers):
             return
-        _transcript_handler = logging.StreamHandler(sys.stderr)
-        _transcript_handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        logger = logging.getLogger("smtp_backend")
-        logger.addHandler(_transcript_handler)
+        handler = TranscriptHandler()
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
