@@ -406,6 +406,22 @@ def test_lmtp_reports_each_recipient_refused_after_the_data(
     assert all(content == BODY for _, content in handler.delivered)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: LMTP per-recipient replies are applied only when the last one is 250; "
+    "with the last recipient refused, sendmail raises SMTPDataError although the first was "
+    "delivered (protocol/batch.py _result_of)",
+)
+def test_lmtp_last_recipient_refused_after_the_data(
+    lmtp_server: tuple[str, int, LMTPHandler],
+) -> None:
+    host, port, handler = lmtp_server
+    with smtp_backend.LMTP(host, port, local_hostname="client.test") as client:
+        refused = client.sendmail(SENDER, ["bob@example.test", "x@full.test"], BODY)
+    assert list(refused) == ["x@full.test"]
+    assert [r for r, _ in handler.delivered] == ["bob@example.test"]
+
+
 def test_lmtp_data_reads_every_per_recipient_reply(
     lmtp_server: tuple[str, int, LMTPHandler],
 ) -> None:

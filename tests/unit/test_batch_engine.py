@@ -107,7 +107,10 @@ class WireModel:
         return Reply(code, b"%d reply to %s" % (code, line[:20]))
 
     def _code(self, verb: str, line: bytes) -> int | None:
-        return self.override(verb, line) if self.override else None
+        code = self.override(verb, line) if self.override else None
+        if verb != "MAIL" and self.sender is None and code is not None and code < 400:
+            return None  # no server accepts RCPT or data without a transaction
+        return code
 
     def _default(self, verb: str, line: bytes) -> int:
         if verb == "MAIL":
@@ -117,7 +120,7 @@ class WireModel:
                 return 503
             return 550 if b"@refused.test" in line else 451 if b"@tempfail.test" in line else 250
         if verb == "DATA":
-            return 354 if self.accepted else 554
+            return 354 if self.sender is not None and self.accepted else 554
         return 250
 
     def _finish(self, content: bytes) -> Reply:
