@@ -206,10 +206,15 @@ class AsyncSMTP(ClientSession):
         if stream is not None:
             stream.close()
 
-    async def _bounded(self, awaitable: Awaitable[T], what: str = "waiting for the server") -> T:
+    async def _bounded(
+        self, awaitable: Awaitable[T], what: str = "waiting for the server", *, timed: bool = True
+    ) -> T:
+        """``awaitable`` within ``timeout`` (``timed=False``: it keeps its own time)."""
         try:
+            if not timed:
+                return await awaitable
             return await asyncio.wait_for(awaitable, self.timeout)
-        except asyncio.TimeoutError:
+        except (asyncio.TimeoutError, TimeoutError):
             self.close()
             raise SMTPTimeoutError(f"timed out {what} after {self.timeout} s") from None
         except OSError:
@@ -252,10 +257,11 @@ class AsyncSMTP(ClientSession):
                 self._trace("send:", step.data)
             finally:
                 self._redact = False
-            await self._bounded(stream.write(ex.encode_command(step.data, self.command_encoding)))
+            data = ex.encode_command(step.data, self.command_encoding)
+            await self._bounded(stream.write(data, self.timeout), timed=False)
             return None
         if step is READ:
-            reply = await self._bounded(stream.read_reply())
+            reply = await self._bounded(stream.read_reply(self.timeout), timed=False)
             if self.debuglevel > 0:
                 self._trace("reply:", reply.as_tuple())
             if reply.code < 0:

@@ -68,7 +68,9 @@ class ReplyStream(asyncio.Protocol):
             self.transport is not None and self._error is None and not self.transport.is_closing()
         )
 
-    async def read_reply(self) -> Reply:
+    async def read_reply(self, timeout: float | None) -> Reply:
+        """The next reply; ``TimeoutError`` when none is complete within ``timeout``."""
+        deadline = None if timeout is None else self._loop.time() + timeout
         while True:
             reply = self.parser.next_reply()
             if reply is not None:
@@ -77,23 +79,36 @@ class ReplyStream(asyncio.Protocol):
                 raise self._error
             self._waiter = self._loop.create_future()
             try:
-                await self._waiter
+                await self._wait(self._waiter, deadline)
             finally:
                 self._waiter = None
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes, timeout: float | None) -> None:
+        """Write ``data``; wait (up to ``timeout``) while the transport's buffer is full."""
         if not self.is_open:
             raise self._error or SMTPServerDisconnected("Server not connected")
         assert self.transport is not None
         self.transport.write(data)
         if self._paused:
             self._drain_waiter = self._loop.create_future()
+            deadline = None if timeout is None else self._loop.time() + timeout
             try:
-                await self._drain_waiter
+                await self._wait(self._drain_waiter, deadline)
             finally:
                 self._drain_waiter = None
             if self._error is not None:
                 raise self._error
+
+    async def _wait(self, future: asyncio.Future[None], deadline: float | None) -> None:
+        # Our own timer, not wait_for: wait_for (before 3.12) can swallow a cancellation.
+        timer = None
+        if deadline is not None:
+            timer = self._loop.call_at(deadline, _expire, future)
+        try:
+            await future
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def restart_after_tls(self, transport: asyncio.Transport) -> bytes:
         """Use the TLS transport; return (and drop) any plaintext read before it."""
@@ -117,3 +132,8 @@ class ReplyStream(asyncio.Protocol):
     def _resume(self) -> None:
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_result(None)
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError("timed out"))

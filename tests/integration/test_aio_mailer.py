@@ -1,0 +1,99 @@
+"""AsyncMailer against a real server: concurrency, exactly-once delivery, bounded pool."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import pytest
+
+from smtp_backend import Envelope, MessageState
+from smtp_backend.aio_mailer import AsyncMailer
+from tests.servers import RecordingSMTPServer
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _envelopes(count: int) -> list[Envelope]:
+    return [
+        Envelope("alice@example.test", [f"r{i}@example.test"], b"Subject: %d\r\n\r\nbody\r\n" % i)
+        for i in range(count)
+    ]
+
+
+def test_many_tasks_send_every_message_exactly_once_within_the_pool(
+    starttls_server: RecordingSMTPServer, client_ssl_context: ssl.SSLContext
+) -> None:
+    envelopes = _envelopes(120)
+
+    async def run() -> list[MessageState]:
+        mailer = AsyncMailer(
+            starttls_server.host,
+            starttls_server.port,
+            ssl_context=client_ssl_context,
+            pool_size=3,
+            max_messages_per_connection=25,
+        )
+        async with mailer:
+            parts = await asyncio.gather(*(mailer.send(envelopes[i::8]) for i in range(8)))
+            assert mailer.open_connections <= 3
+        return [r.state for part in parts for r in part]
+
+    states = asyncio.run(run())
+    assert states == [MessageState.SENT] * 120
+    received = sorted(m.rcpt_tos[0] for m in starttls_server.messages)
+    assert received == sorted(e.recipients[0] for e in envelopes)
+    assert all(m.tls for m in starttls_server.messages)
+    per_connection: dict[int, int] = {}
+    for message in starttls_server.messages:
+        per_connection[message.connection] = per_connection.get(message.connection, 0) + 1
+    assert max(per_connection.values()) <= 25
+
+
+def test_connections_are_reused_across_calls(smtp_server: RecordingSMTPServer) -> None:
+    async def run() -> None:
+        async with AsyncMailer(smtp_server.host, smtp_server.port, security="none") as mailer:
+            for envelope in _envelopes(3):
+                assert [r.state for r in await mailer.send(envelope)] == [MessageState.SENT]
+
+    asyncio.run(run())
+    assert smtp_server.connections == 1
+    assert smtp_server.verbs()[-1] == "QUIT"
+
+
+def test_a_cancelled_send_leaves_no_connection_in_the_pool(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    async def run() -> int:
+        mailer = AsyncMailer(
+            smtp_server.host,
+            smtp_server.port,
+            security="none",
+            pool_size=1,
+            max_messages_per_connection=10_000,
+        )
+        task = asyncio.create_task(mailer.send(_envelopes(5000)))
+        while not smtp_server.messages:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert mailer.open_connections == 0
+        results = await mailer.send(_envelopes(1))  # a fresh connection, in a known state
+        assert [r.state for r in results] == [MessageState.SENT]
+        await mailer.aclose()
+        return smtp_server.connections
+
+    assert asyncio.run(run()) == 2
+    assert len(smtp_server.messages) < 5001  # the cancelled batch stopped part-way
+
+
+def test_capture_sends_nothing(smtp_server: RecordingSMTPServer) -> None:
+    async def run() -> AsyncMailer:
+        mailer = AsyncMailer(smtp_server.host, smtp_server.port, security="none", capture=True)
+        assert [r.state for r in await mailer.send(_envelopes(2))] == [MessageState.SENT] * 2
+        return mailer
+
+    mailer = asyncio.run(run())
+    assert mailer.outbox is not None and len(mailer.outbox) == 2
+    assert smtp_server.connections == 0
