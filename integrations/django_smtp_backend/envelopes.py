@@ -27,7 +27,12 @@ def envelope_address(address: Any) -> str:
     domain is IDNA-encoded when the local part is ASCII; a non-ASCII local part is kept
     as it is (it needs SMTPUTF8, which the caller then asks for).
     """
-    text = str(address)
+    return _addr_spec(str(address))
+
+
+@functools.lru_cache(maxsize=4096)
+def _addr_spec(text: str) -> str:
+    # Cached: the header parser is slow and a batch repeats its sender (and often more).
     parsed = AddressHeader.value_parser(text)
     defects = {str(defect) for defect in parsed.all_defects} - _ALLOWED_DEFECTS
     if defects:

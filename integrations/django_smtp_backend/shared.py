@@ -11,6 +11,8 @@ import ssl
 import threading
 from typing import Any
 
+from django.core.mail.utils import DNS_NAME
+
 from smtp_backend.mailer import Mailer
 
 from .config import MailerConfig
@@ -42,6 +44,8 @@ def build_mailer(config: MailerConfig) -> Mailer:
         )
         if value is not None
     }
+    # EHLO with Django's cached host name, as its backend: no name lookup per Mailer.
+    options["local_hostname"] = DNS_NAME.get_fqdn()
     if not config.pipelining:
         options["pipelining"] = False
     if not config.capture:  # a capturing Mailer never connects: no certificate files to read
