@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +20,8 @@ SUBMISSION_PORT = 587
 DEFAULT_TIMEOUT = 30.0
 
 TokenSource = str | Callable[[], str]
+
+logger = logging.getLogger("smtp_backend.mailer")
 
 
 def default_port(security: str, protocol: str) -> int:
@@ -132,3 +137,26 @@ def open_connection(settings: ConnectionSettings) -> SMTP:
         smtp.close()
         raise
     return smtp
+
+
+class ConnectionFactory:
+    """Opens connections with ``settings``; the first one's local host name is kept.
+
+    The name lookup behind a default ``local_hostname`` (``getfqdn``) can take seconds,
+    so it is done once, not per connection.
+    """
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    def __call__(self) -> SMTP:
+        settings = self.settings
+        smtp = open_connection(settings)
+        if settings.local_hostname is None:
+            with self._lock:
+                self.settings = dataclasses.replace(
+                    self.settings, local_hostname=smtp.local_hostname
+                )
+        logger.debug("opened a connection to %s", settings.address)
+        return smtp

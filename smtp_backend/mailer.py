@@ -19,17 +19,17 @@ import math
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .capture import CapturedMessage, capture_item
-from .client import SMTP
 from .connection import (
     DEFAULT_TIMEOUT,
+    ConnectionFactory,
     ConnectionSettings,
     TokenSource,
     default_port,
-    open_connection,
 )
 from .errors import (
     SMTPException,
@@ -157,7 +157,7 @@ class Mailer:
         before_send: BeforeSend | None = None,
         after_send: AfterSend | None = None,
     ) -> None:
-        self.settings = ConnectionSettings(
+        settings = ConnectionSettings(
             host=host,
             port=default_port(security, protocol) if port is None else port,
             security=security,
@@ -170,24 +170,27 @@ class Mailer:
             ssl_context=ssl_context,
             pipelining=pipelining,
         )
+        # The pool holds the factory, not the Mailer, so a Mailer can be garbage collected.
+        self._connection_factory = ConnectionFactory(settings)
         if retries < 0 or retry_delay < 0 or max_retry_delay < 0:
             raise ValueError("retries, retry_delay and max_retry_delay must not be negative")
         self.retries = retries
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self._pool = ConnectionPool(
-            self._open_connection,
+            self._connection_factory,
             size=pool_size,
             max_messages=max_messages_per_connection,
             idle_timeout=idle_timeout,
         )
+        # Garbage collected: close the sockets quietly (interpreter exit QUITs instead).
+        weakref.finalize(self, self._pool.drop_idle).atexit = False
         self._rate_limiter = (
             TokenBucket(rate_limit) if isinstance(rate_limit, int | float) else rate_limit
         )
         self._before_send: list[BeforeSend] = []
         self._after_send: list[AfterSend] = []
         self.add_hook(before_send=before_send, after_send=after_send)
-        self._settings_lock = threading.Lock()
         #: Every message captured while ``capture=True`` (None otherwise).
         self.outbox: list[CapturedMessage] | None = None
         self._outboxes: list[list[CapturedMessage]] = []
@@ -231,17 +234,10 @@ class Mailer:
         if after_send is not None:
             self._after_send.append(after_send)
 
-    def _open_connection(self) -> SMTP:
-        settings = self.settings
-        smtp = open_connection(settings)
-        if settings.local_hostname is None:
-            # Name lookup (getfqdn) can be slow: do it for the first connection only.
-            with self._settings_lock:
-                self.settings = dataclasses.replace(
-                    self.settings, local_hostname=smtp.local_hostname
-                )
-        logger.debug("opened a connection to %s", settings.address)
-        return smtp
+    @property
+    def settings(self) -> ConnectionSettings:
+        """Where and how this Mailer connects (the password is left out of its repr)."""
+        return self._connection_factory.settings
 
     # -- sending -----------------------------------------------------------------
 

@@ -213,8 +213,13 @@ class ConnectionPool:
         QUIT or a TLS close_notify would end the parent's session.
         """
         self._lock = threading.Condition()  # the parent's may have been held at the fork
-        idle, self._idle = self._idle, []
         self._open = 0
+        self.drop_idle()
+
+    def drop_idle(self) -> None:
+        """Close the idle connections' sockets without QUIT (for fork() and garbage collection)."""
+        idle, self._idle = self._idle, []
+        self._open = max(0, self._open - len(idle))
         self._generation += 1
         for connection in idle:
             with contextlib.suppress(OSError):
