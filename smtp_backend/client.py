@@ -238,8 +238,9 @@ class SMTP(ClientSession):
 
     def _read_reply(self) -> Reply:
         parser = self._parser
-        if self.debuglevel > 0:
-            parser.raw_lines = []
+        tracing = self.debuglevel > 0 or logger.isEnabledFor(logging.DEBUG)
+        if tracing != (parser.raw_lines is not None):
+            parser.raw_lines = [] if tracing else None
         reply = parser.next_reply()
         while reply is None:
             if not self.sock:

@@ -228,16 +228,17 @@ class BatchEngine:
                 return _RSET + txn.mail
             self._expect(_Expect.MAIL, attempt)
             return txn.mail
-        if attempt.mail is not None and attempt.mail.code != 250:
-            return self._abort(attempt)
-        if attempt.rcpts_written < len(txn.rcpts):
-            line = txn.rcpts[attempt.rcpts_written]
-            attempt.rcpts_written += 1
-            self._expect(_Expect.RCPT, attempt)
-            return line
-        if len(attempt.rcpts) == len(txn.rcpts) and not attempt.accepted_indices():
-            return self._abort(attempt)
         if not attempt.data_written:
+            # Lock-step (or replies already in): stop early, as smtplib does.
+            if attempt.mail is not None and attempt.mail.code != 250:
+                return self._abort(attempt)
+            if attempt.rcpts_written < len(txn.rcpts):
+                line = txn.rcpts[attempt.rcpts_written]
+                attempt.rcpts_written += 1
+                self._expect(_Expect.RCPT, attempt)
+                return line
+            if len(attempt.rcpts) == len(txn.rcpts) and not attempt.accepted_indices():
+                return self._abort(attempt)
             attempt.data_written = True
             if txn.use_bdat:
                 return self._write_content(attempt, txn.payload)
@@ -352,15 +353,14 @@ class BatchEngine:
             return _result(attempt, MessageState.REFUSED, (), refused, attempt.rcpts[-1], everyone)
         final = attempt.finals[-1] if attempt.finals else attempt.data
         assert final is not None and final.code != 354, "concluded before its final reply"
-        if self._lmtp and final.code == 250:
+        if self._lmtp and attempt.finals:
             # LMTP: one reply per accepted recipient after the data (RFC 2033 §4.2).
             for recipient, reply in zip(accepted, attempt.finals, strict=False):
                 if reply.code != 250:
                     refused[recipient] = reply
             accepted = [r for r in accepted if r not in refused]
-            failed = next((r for r in attempt.finals if r.code != 250), final)
-            if not accepted:
-                final = failed
+            verdicts = [r for r in attempt.finals if (r.code == 250) == bool(accepted)]
+            final = verdicts[-1] if verdicts else final
         if final.code != 250 or not accepted:
             error = SMTPDataError(final.code, final.message)
             return _result(attempt, MessageState.REFUSED, (), refused, final, error)

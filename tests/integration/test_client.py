@@ -291,11 +291,6 @@ def test_debug_logging_records_commands_without_stderr(
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: replies are logged only when debuglevel > 0, because _read_reply sets "
-    "parser.raw_lines only then (client.py _read_reply); the DEBUG log holds only the sends",
-)
 def test_debug_logging_records_replies_without_debuglevel(
     smtp_server: RecordingSMTPServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -406,12 +401,6 @@ def test_lmtp_reports_each_recipient_refused_after_the_data(
     assert all(content == BODY for _, content in handler.delivered)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: LMTP per-recipient replies are applied only when the last one is 250; "
-    "with the last recipient refused, sendmail raises SMTPDataError although the first was "
-    "delivered (protocol/batch.py _result_of)",
-)
 def test_lmtp_last_recipient_refused_after_the_data(
     lmtp_server: tuple[str, int, LMTPHandler],
 ) -> None:

@@ -119,6 +119,15 @@ class _Connection:
         del self.buffer[:end]
         return data
 
+    def read_data(self) -> bytes:
+        """The data phase through its terminator; a lone dot right away is an empty message."""
+        while len(self.buffer) < 3 and b"\r\n.\r\n" not in self.buffer:
+            self._fill()
+        if self.buffer.startswith(b".\r\n"):
+            del self.buffer[:3]
+            return b".\r\n"
+        return self.read_until(b"\r\n.\r\n")
+
     def read_exactly(self, size: int) -> bytes:
         while len(self.buffer) < size:
             self._fill()
@@ -250,7 +259,7 @@ class ScriptedServer:
             connection.sock.sendall(step.reply)
         elif isinstance(step, ReadData | ReadBytes):
             if isinstance(step, ReadData):
-                content = connection.read_until(b"\r\n.\r\n")
+                content = connection.read_data()
             else:
                 content = connection.read_exactly(step.size)
             self.messages.append(content)

@@ -259,12 +259,6 @@ def test_refused_recipient_mid_group_is_reported_and_the_rest_delivered() -> Non
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: once every RCPT reply is in, _next_command aborts the attempt and writes "
-    "RSET although DATA was already pipelined and its 354 is outstanding; the server takes "
-    "RSET as message content and both sides wait (protocol/batch.py _next_command)",
-)
 def test_all_recipients_refused_then_354_sends_only_the_dot() -> None:
     txn = prepare(envelope(0, "x@refused.test", "y@tempfail.test"))
     run, server = batch([txn], override=lambda verb, _: 354 if verb == "DATA" else None)
@@ -505,12 +499,6 @@ def test_lmtp_one_final_reply_per_accepted_recipient() -> None:
     assert server.queued == []  # every per-recipient reply was consumed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _result_of applies LMTP per-recipient replies only when the LAST one is "
-    "250; 250 then 452 reports the message REFUSED although the first recipient got it "
-    "(protocol/batch.py _result_of: `if self._lmtp and final.code == 250`)",
-)
 def test_lmtp_per_recipient_refusal_after_the_data() -> None:
     txn = prepare(envelope(0, "a@example.test", "b@example.test"))
     engine = BatchEngine(iter([txn]), pipelining=True, lmtp=True)
