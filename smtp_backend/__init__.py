@@ -6,6 +6,7 @@
 ``SendResult`` per message.
 """
 
+from .capture import CapturedMessage
 from .client import (
     CRLF,
     LMTP,
@@ -18,6 +19,7 @@ from .client import (
     quoteaddr,
     quotedata,
 )
+from .dsn import DSN, RecipientDSN
 from .errors import (
     SMTPAuthenticationError,
     SMTPConnectError,
@@ -34,20 +36,47 @@ from .errors import (
     SMTPSenderRefused,
     SMTPServerDisconnected,
 )
+from .mailer import Mailer, MailItem
+from .ratelimit import TokenBucket
 from .results import Envelope, MessageState, Reply, SendResult
+from .status import Classification
 
 __version__ = "0.1.0"
 
+# The asyncio client loads asyncio only when asked for.
+_LAZY = {
+    "AsyncSMTP": "smtp_backend.aio",
+    "SMTPTimeoutError": "smtp_backend.aio",
+    "AsyncMailer": "smtp_backend.aio_mailer",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'smtp_backend' has no attribute {name!r}")
+
+
 __all__ = [
     "CRLF",
+    "DSN",
     "LMTP",
     "LMTP_PORT",
     "SMTP",
     "SMTP_PORT",
     "SMTP_SSL",
     "SMTP_SSL_PORT",
+    "AsyncMailer",
+    "AsyncSMTP",
+    "CapturedMessage",
+    "Classification",
     "Envelope",
+    "MailItem",
+    "Mailer",
     "MessageState",
+    "RecipientDSN",
     "Reply",
     "SMTPAuthenticationError",
     "SMTPConnectError",
@@ -63,7 +92,9 @@ __all__ = [
     "SMTPResponseException",
     "SMTPSenderRefused",
     "SMTPServerDisconnected",
+    "SMTPTimeoutError",
     "SendResult",
+    "TokenBucket",
     "bCRLF",
     "quoteaddr",
     "quotedata",
