@@ -5,10 +5,12 @@ from __future__ import annotations
 import email.utils
 from collections.abc import Iterable
 from email.headerregistry import Address
+from functools import lru_cache
 
 AddressLike = str | tuple[str, str]
 
 
+@lru_cache(maxsize=4096)  # the same addresses recur in every message: parse each once
 def _name_and_address(value: AddressLike) -> tuple[str, str]:
     if isinstance(value, tuple):
         name, address = value

@@ -31,6 +31,7 @@ from .addresses import (
     header_address,
     unique,
 )
+from .wire_headers import add_mime_version, set_address_header, set_header, set_text
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -99,7 +100,7 @@ class Attachment:
             data = self.data.encode("utf-8") if isinstance(self.data, str) else self.data
             part.set_content(data, maintype, subtype, cte="base64", **placement)
         for name, value in self.headers.items():
-            _set_header(part, name, value)
+            set_header(part, name, _text(value))
         return part
 
 
@@ -107,12 +108,6 @@ def _ascii_filename(filename: str) -> str:
     """MAIL_ASCII_ATTACHMENTS: accents dropped, other non-ASCII removed, spaces collapsed."""
     folded = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
     return _SPACES.sub(" ", folded).strip()
-
-
-def _set_header(message: MIMEPart, name: str, value: Any) -> None:
-    """Set ``name``, replacing any value it had (a header named twice is a defect)."""
-    del message[name]
-    message[name] = value if isinstance(value, str) else str(value)
 
 
 class Message:
@@ -239,12 +234,13 @@ class Message:
             texts.append(("plain", self.body or ""))
         texts.extend(self.alts.items())
         (subtype, first), *alternatives = texts
-        message.set_content(_text(first), subtype=subtype, charset=charset)
+        add_mime_version(message)
+        set_text(message, _text(first), subtype, charset)
         if alternatives:
             message.make_alternative()
             for subtype, content in alternatives:
                 part = MIMEPart(policy=_POLICY)  # add_alternative would add MIME-Version to it
-                part.set_content(_text(content), subtype=subtype, charset=charset)
+                set_text(part, _text(content), subtype, charset)
                 message.attach(part)
         if self.attachments:
             message.make_mixed()
@@ -254,19 +250,20 @@ class Message:
 
     def _set_headers(self, message: EmailMessage) -> None:
         if self.subject:
-            message["Subject"] = _FOLD.sub("", _text(self.subject))
+            set_header(message, "Subject", _FOLD.sub("", _text(self.subject)))
         if self.sender:
-            message["From"] = header_address(self.sender)
+            set_address_header(message, "From", [header_address(self.sender)])
         if self.recipients:
-            message["To"] = [header_address(r) for r in unique(self.recipients)]
-        message["Date"] = formatdate(self.date, localtime=True)
-        message["Message-ID"] = self.msgId
+            to = [header_address(r) for r in unique(self.recipients)]
+            set_address_header(message, "To", to)
+        set_header(message, "Date", formatdate(self.date, localtime=True))
+        set_header(message, "Message-ID", self.msgId)
         if self.cc:
-            message["Cc"] = [header_address(r) for r in unique(self.cc)]
+            set_address_header(message, "Cc", [header_address(r) for r in unique(self.cc)])
         if self.reply_to:
-            message["Reply-To"] = header_address(self.reply_to)
+            set_address_header(message, "Reply-To", [header_address(self.reply_to)])
         for name, value in (self.extra_headers or {}).items():
-            _set_header(message, name, value)
+            set_header(message, name, _text(value))
 
     def as_bytes(self, ascii_attachments: bool | None = None) -> bytes:
         """The message as sent (CRLF line endings); UTF-8 headers when an address needs it."""
