@@ -9,7 +9,14 @@ or, with Django 6.1's ``MAILERS``::
 """
 
 from .backend import EmailBackend
-from .shared import close_shared_mailers
+from .shared import aclose_shared_mailers, close_shared_mailers
 from .signals import CancelSend, post_send, pre_send
 
-__all__ = ["CancelSend", "EmailBackend", "close_shared_mailers", "post_send", "pre_send"]
+__all__ = [
+    "CancelSend",
+    "EmailBackend",
+    "aclose_shared_mailers",
+    "close_shared_mailers",
+    "post_send",
+    "pre_send",
+]

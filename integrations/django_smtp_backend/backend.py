@@ -7,20 +7,19 @@ batch, over connections reused across calls, requests and threads.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from django.core.mail.backends.base import BaseEmailBackend
+from django.dispatch import Signal
 
-from smtp_backend import Envelope, SendResult, SMTPException
-from smtp_backend.mailer import Mailer
+from smtp_backend import Envelope, Mailer, SendResult, SMTPException
 
 from .config import classic_config, mailers_config
 from .envelopes import django_envelope
 from .outbox import append_to_outbox
-from .shared import shared_mailer
+from .shared import shared_async_mailer, shared_mailer
 from .signals import CancelSend, post_send, pre_send
 
 
@@ -140,9 +139,11 @@ class EmailBackend(BaseEmailBackend):
         error is raised; ``last_results`` holds every outcome.
         """
         self._local.results = []
-        if not email_messages:
-            return 0
-        batch = self._prepare(email_messages)
+        batch = [
+            (message, envelope)
+            for message in email_messages or ()
+            if self._pre_send(message) and (envelope := django_envelope(message)) is not None
+        ]
         if not batch:
             return 0
         try:
@@ -151,53 +152,83 @@ class EmailBackend(BaseEmailBackend):
             if self.fail_silently:
                 return 0
             raise
-        self._local.results = results
-        return self._finish(batch, results)
+        for (message, _), result in zip(batch, results, strict=True):
+            post_send.send(sender=type(self), message=message, result=result, backend=self)
+        return self._count(results)
 
     async def asend_messages(self, email_messages: Sequence[Any]) -> int:
-        """``send_messages`` for async code: the batch runs in a worker thread, so the
-        event loop is never blocked."""
-        return await asyncio.to_thread(self.send_messages, email_messages)
-
-    def _prepare(self, email_messages: Sequence[Any]) -> list[tuple[Any, Envelope]]:
+        """``send_messages`` for async code, on the event loop's shared ``AsyncMailer``:
+        no I/O blocks the loop; signal receivers run as ``Signal.asend`` runs them."""
+        self._local.results = []
         batch = []
-        for message in email_messages:
-            try:
-                pre_send.send(sender=type(self), message=message, backend=self)
-            except CancelSend:
-                continue
-            envelope = django_envelope(message)
-            if envelope is not None:
-                batch.append((message, envelope))
-        return batch
+        for message in email_messages or ():
+            if await self._apre_send(message):
+                envelope = django_envelope(message)
+                if envelope is not None:
+                    batch.append((message, envelope))
+        if not batch:
+            return 0
+        try:
+            if self.config.capture:  # capture never does I/O: the blocking Mailer's is fine
+                results = self._send(batch)
+            else:
+                mailer = shared_async_mailer(self.config)
+                results = await mailer.send([envelope for _, envelope in batch])
+        except OSError:
+            if self.fail_silently:
+                return 0
+            raise
+        self._local.results = results
+        for (message, _), result in zip(batch, results, strict=True):
+            await _asend(post_send, sender=type(self), message=message, result=result, backend=self)
+        return self._count(results)
+
+    def _pre_send(self, message: Any) -> bool:
+        """False when a ``pre_send`` receiver cancelled the message."""
+        try:
+            pre_send.send(sender=type(self), message=message, backend=self)
+        except CancelSend:
+            return False
+        return True
+
+    async def _apre_send(self, message: Any) -> bool:
+        try:
+            await _asend(pre_send, sender=type(self), message=message, backend=self)
+        except CancelSend:
+            return False
+        return True
 
     def _send(self, batch: list[tuple[Any, Envelope]]) -> list[SendResult]:
         envelopes = [envelope for _, envelope in batch]
         if not self.config.capture:
-            return self.mailer.send(envelopes)
-        with self.mailer.capture() as captured:
             results = self.mailer.send(envelopes)
-        # Other threads' messages may be in this outbox too: ours are found by identity.
-        records = {id(record.message): record for record in captured}
-        for (message, envelope), result in zip(batch, results, strict=True):
-            if result.ok:
-                append_to_outbox(message, records[id(envelope)], self)
+        else:
+            with self.mailer.capture() as captured:
+                results = self.mailer.send(envelopes)
+            # Other threads' messages may be in this outbox too: ours are found by identity.
+            records = {id(record.message): record for record in captured}
+            for (message, envelope), result in zip(batch, results, strict=True):
+                if result.ok:
+                    append_to_outbox(message, records[id(envelope)], self)
+        self._local.results = results
         return results
 
-    def _finish(self, batch: list[tuple[Any, Envelope]], results: list[SendResult]) -> int:
-        sent = 0
-        first_error: BaseException | None = None
-        for (message, _), result in zip(batch, results, strict=True):
-            post_send.send(sender=type(self), message=message, result=result, backend=self)
-            if result.ok:
-                sent += 1
-            elif first_error is None:
-                first_error = _error_of(result)
-        if first_error is not None and not (
-            self.fail_silently and isinstance(first_error, OSError)
-        ):
-            raise first_error
-        return sent
+    def _count(self, results: list[SendResult]) -> int:
+        """How many were sent; the first failure raised unless ``fail_silently`` covers it."""
+        failures = [result for result in results if not result.ok]
+        if failures:
+            error = _error_of(failures[0])
+            if not (self.fail_silently and isinstance(error, OSError)):
+                raise error
+        return len(results) - len(failures)
+
+
+async def _asend(signal: Signal, **named: Any) -> None:
+    """``Signal.asend`` (Django 5.0+: sync receivers run in a thread), else ``send``."""
+    if hasattr(signal, "asend"):
+        await signal.asend(**named)
+    else:
+        signal.send(**named)
 
 
 def _error_of(result: SendResult) -> BaseException:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core import mail
 
-from smtp_backend.mailer import CapturedMessage
+from smtp_backend import CapturedMessage
 
 
 def append_to_outbox(message: Any, record: CapturedMessage, backend: Any) -> None:

@@ -2,23 +2,29 @@
 
 Keyed by the whole ``MailerConfig`` (credentials included): two configurations never
 share a Mailer, and every backend built from the same settings shares one. The
-Mailer closes its connections at interpreter exit and after a fork.
+Mailer closes its connections at interpreter exit and after a fork. An AsyncMailer's
+connections belong to one event loop, so those are shared per configuration per loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import threading
+import weakref
 from typing import Any
 
 from django.core.mail.utils import DNS_NAME
 
-from smtp_backend.mailer import Mailer
+from smtp_backend import AsyncMailer, Mailer
 
 from .config import MailerConfig
 
 _lock = threading.Lock()
 _mailers: dict[MailerConfig, Mailer] = {}
+_async_mailers: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[MailerConfig, AsyncMailer]
+] = weakref.WeakKeyDictionary()
 
 
 def ssl_context(config: MailerConfig) -> ssl.SSLContext:
@@ -30,8 +36,8 @@ def ssl_context(config: MailerConfig) -> ssl.SSLContext:
     return context
 
 
-def build_mailer(config: MailerConfig) -> Mailer:
-    """A new Mailer for ``config``: from its ``url``, or from host, port and security."""
+def _mailer_options(config: MailerConfig) -> tuple[str | None, dict[str, Any]]:
+    """``config`` as (url, keyword arguments) for ``Mailer`` or ``AsyncMailer``."""
     options: dict[str, Any] = {
         name: value
         for name, value in (
@@ -51,13 +57,26 @@ def build_mailer(config: MailerConfig) -> Mailer:
     if not config.capture:  # a capturing Mailer never connects: no certificate files to read
         options["ssl_context"] = ssl_context(config)
     if config.url is not None:
-        return Mailer.from_url(config.url, **options)
+        return config.url, options
     # As Django: log in only with a username and a password (or here, a token).
     if config.username and config.oauth_token is not None:
         options.update(username=config.username, oauth_token=config.oauth_token)
     elif config.username and config.password:
         options.update(username=config.username, password=config.password)
-    return Mailer(config.host or "localhost", config.port, security=config.security, **options)
+    options.update(host=config.host or "localhost", port=config.port, security=config.security)
+    return None, options
+
+
+def build_mailer(config: MailerConfig) -> Mailer:
+    """A new Mailer for ``config``: from its ``url``, or from host, port and security."""
+    url, options = _mailer_options(config)
+    return Mailer(**options) if url is None else Mailer.from_url(url, **options)
+
+
+def build_async_mailer(config: MailerConfig) -> AsyncMailer:
+    """A new AsyncMailer for ``config``, as ``build_mailer``."""
+    url, options = _mailer_options(config)
+    return AsyncMailer(**options) if url is None else AsyncMailer.from_url(url, **options)
 
 
 def shared_mailer(config: MailerConfig) -> Mailer:
@@ -69,6 +88,17 @@ def shared_mailer(config: MailerConfig) -> Mailer:
         return mailer
 
 
+def shared_async_mailer(config: MailerConfig) -> AsyncMailer:
+    """The running event loop's AsyncMailer for ``config``, built on first use."""
+    loop = asyncio.get_running_loop()
+    with _lock:
+        mailers = _async_mailers.setdefault(loop, {})
+        mailer = mailers.get(config)
+        if mailer is None:
+            mailer = mailers[config] = build_async_mailer(config)
+        return mailer
+
+
 def close_shared_mailers() -> None:
     """Close every shared Mailer's connections and forget them (tests, reconfiguration)."""
     with _lock:
@@ -76,3 +106,11 @@ def close_shared_mailers() -> None:
         _mailers.clear()
     for mailer in mailers:
         mailer.close()
+
+
+async def aclose_shared_mailers() -> None:
+    """Close and forget the running event loop's AsyncMailers (before the loop ends)."""
+    with _lock:
+        mailers = list(_async_mailers.pop(asyncio.get_running_loop(), {}).values())
+    for mailer in mailers:
+        await mailer.aclose()
