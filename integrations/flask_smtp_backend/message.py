@@ -137,7 +137,7 @@ class Message:
         rcpt_options: list[str] | None = None,
     ) -> None:
         if not sender and has_app_context():
-            sender = current_app.extensions["mail"].default_sender
+            sender = getattr(current_app.extensions.get("mail"), "default_sender", None)
         if isinstance(sender, tuple):
             sender = f"{sender[0]} <{sender[1]}>"
         self.recipients: list[AddressLike] = recipients or []
@@ -241,11 +241,11 @@ class Message:
             for subtype, content in alternatives:
                 part = MIMEPart(policy=_POLICY)  # add_alternative would add MIME-Version to it
                 set_text(part, _text(content), subtype, charset)
-                message.attach(part)
+                message.attach(part)  # type: ignore[arg-type]  # typeshed: EmailMessage only
         if self.attachments:
             message.make_mixed()
             for attachment in self.attachments:
-                message.attach(attachment.part(charset, ascii_attachments))
+                message.attach(attachment.part(charset, ascii_attachments))  # type: ignore[arg-type]
         return message
 
     def _set_headers(self, message: EmailMessage) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import gc
+import socket
 
 import pytest
 from flask import Flask
@@ -211,3 +212,14 @@ def test_the_app_going_away_closes_its_connections(
     del app, mail
     gc.collect()
     assert smtp_server.verbs()[-1] == "QUIT"
+
+
+def test_an_unreachable_server_raises(make_mail: MailFactory) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    mail = make_mail(None, MAIL_PORT=closed_port, MAIL_SUPPRESS_SEND=False)
+    with mail.app.app_context(), mail.record_messages() as outbox:
+        with pytest.raises(ConnectionRefusedError):
+            mail.send(message())
+    assert outbox == []
