@@ -219,7 +219,10 @@ def test_an_unreachable_server_raises(make_mail: MailFactory) -> None:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     mail = make_mail(None, MAIL_PORT=closed_port, MAIL_SUPPRESS_SEND=False)
-    with mail.app.app_context(), mail.record_messages() as outbox:
-        with pytest.raises(ConnectionRefusedError):
-            mail.send(message())
+    with (
+        mail.app.app_context(),
+        mail.record_messages() as outbox,
+        pytest.raises(ConnectionRefusedError),
+    ):
+        mail.send(message())
     assert outbox == []
