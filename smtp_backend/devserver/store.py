@@ -1,0 +1,246 @@
+"""The caught messages: ``StoredMessage`` and the inbox that keeps them, in memory or a maildir.
+
+A maildir holds ``<id>.eml`` (the exact bytes received) beside ``<id>.json`` (the
+envelope), so a restarted server shows the same inbox; an ``.eml`` dropped in by
+hand is shown too, its envelope taken from its headers.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import json
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses
+from functools import cached_property
+from pathlib import Path
+
+Attachment = tuple[str, str, bytes]  # (filename, content type, content)
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+
+
+def new_message_id(received_at: datetime) -> str:
+    """Sortable by arrival, unique, and safe in a file name and a URL."""
+    return f"{received_at:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
+
+
+def is_message_id(text: str) -> bool:
+    return _SAFE_ID.match(text) is not None
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One caught message; the parsed helpers never raise, whatever the bytes."""
+
+    id: str
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes = field(repr=False)
+    received_at: datetime
+    peer: str = ""
+    tls: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @cached_property
+    def parsed(self) -> EmailMessage:
+        message = BytesParser(policy=email.policy.default).parsebytes(self.data)
+        assert isinstance(message, EmailMessage)
+        return message
+
+    @property
+    def subject(self) -> str:
+        return self._header("Subject")
+
+    @property
+    def from_(self) -> str:
+        return self._header("From")
+
+    @property
+    def to(self) -> str:
+        return self._header("To")
+
+    @cached_property
+    def headers(self) -> list[tuple[str, str]]:
+        return [(name, self._header_value(name, index)) for index, name in self._header_names()]
+
+    @cached_property
+    def text(self) -> str | None:
+        return _body_text(self.parsed, "plain")
+
+    @cached_property
+    def html(self) -> str | None:
+        return _body_text(self.parsed, "html")
+
+    @cached_property
+    def attachments(self) -> list[Attachment]:
+        """Every leaf part except the text and HTML bodies shown above."""
+        bodies = {id(part) for part in _body_parts(self.parsed)}
+        found: list[Attachment] = []
+        for number, part in enumerate(self.parsed.walk()):
+            if part.is_multipart() or id(part) in bodies:
+                continue
+            name = _filename(part) or f"part-{number}"
+            payload = part.get_payload(decode=True)
+            content = payload if isinstance(payload, bytes) else b""
+            found.append((name, part.get_content_type(), content))
+        return found
+
+    def _header_names(self) -> Iterator[tuple[int, str]]:
+        seen: dict[str, int] = {}
+        for name in self.parsed:
+            index = seen.get(name.lower(), 0)
+            seen[name.lower()] = index + 1
+            yield index, name
+
+    def _header(self, name: str) -> str:
+        return self._header_value(name, 0) if name in self.parsed else ""
+
+    def _header_value(self, name: str, index: int) -> str:
+        try:
+            return str(self.parsed.get_all(name, [])[index])
+        except Exception:
+            # a header the modern parser chokes on: show it as the raw text it was sent as
+            raw = BytesParser(policy=email.policy.compat32).parsebytes(self.data, headersonly=True)
+            return str(raw.get_all(name, [""])[index])
+
+
+def _body_parts(message: EmailMessage) -> list[Message]:
+    parts: list[Message] = []
+    for subtype in ("plain", "html"):
+        part = message.get_body(preferencelist=(subtype,))
+        if part is not None and part.get_content_subtype() == subtype:
+            parts.append(part)
+    return parts
+
+
+def _body_text(message: EmailMessage, subtype: str) -> str | None:
+    part = message.get_body(preferencelist=(subtype,))
+    if part is None or part.get_content_subtype() != subtype:
+        return None
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return None
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:  # an unknown charset name: show what can be shown
+        return payload.decode("utf-8", errors="replace")
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        return part.get_filename()
+    except Exception:  # a malformed parameter in an untrusted header
+        return None
+
+
+class MessageStore:
+    """Thread-safe: the SMTP loop adds, the web threads read and delete."""
+
+    def __init__(self, maildir: Path | None = None) -> None:
+        self.maildir = maildir
+        self._messages: dict[str, StoredMessage] = {}
+        self._lock = threading.Lock()
+
+    def load(self) -> int:
+        """Read the maildir's messages (creating it if absent); returns how many."""
+        if self.maildir is None:
+            return 0
+        self.maildir.mkdir(parents=True, exist_ok=True)
+        loaded = [_read(path) for path in sorted(self.maildir.glob("*.eml"))]
+        with self._lock:
+            for message in loaded:
+                if message is not None:
+                    self._messages[message.id] = message
+        return len(self._messages)
+
+    def add(self, message: StoredMessage) -> None:
+        if self.maildir is not None:
+            _write(self.maildir, message)
+        with self._lock:
+            self._messages[message.id] = message
+
+    def all(self) -> list[StoredMessage]:
+        """Oldest first."""
+        with self._lock:
+            messages = list(self._messages.values())
+        return sorted(messages, key=lambda message: (message.received_at, message.id))
+
+    def get(self, message_id: str) -> StoredMessage | None:
+        with self._lock:
+            return self._messages.get(message_id)
+
+    def delete(self, message_id: str) -> bool:
+        with self._lock:
+            found = self._messages.pop(message_id, None) is not None
+        if found and self.maildir is not None:
+            for suffix in (".eml", ".json"):
+                (self.maildir / f"{message_id}{suffix}").unlink(missing_ok=True)
+        return found
+
+    def clear(self) -> None:
+        for message in self.all():
+            self.delete(message.id)
+
+
+def _write(maildir: Path, message: StoredMessage) -> None:
+    envelope = {
+        "sender": message.sender,
+        "recipients": list(message.recipients),
+        "received_at": message.received_at.isoformat(),
+        "peer": message.peer,
+        "tls": message.tls,
+    }
+    # the envelope first: a reader that finds the .eml finds its envelope too
+    _write_atomically(maildir / f"{message.id}.json", json.dumps(envelope).encode())
+    _write_atomically(maildir / f"{message.id}.eml", message.data)
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(content)
+    os.replace(partial, path)
+
+
+def _read(path: Path) -> StoredMessage | None:
+    if not is_message_id(path.stem):
+        return None
+    data = path.read_bytes()
+    try:
+        envelope = json.loads(path.with_suffix(".json").read_bytes())
+        return StoredMessage(
+            id=path.stem,
+            sender=str(envelope["sender"]),
+            recipients=tuple(map(str, envelope["recipients"])),
+            data=data,
+            received_at=datetime.fromisoformat(envelope["received_at"]),
+            peer=str(envelope.get("peer", "")),
+            tls=bool(envelope.get("tls", False)),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return _from_headers(path, data)
+
+
+def _from_headers(path: Path, data: bytes) -> StoredMessage:
+    """An .eml without its envelope: sender and recipients as a mail client would see them."""
+    headers = BytesParser(policy=email.policy.compat32).parsebytes(data, headersonly=True)
+    senders = getaddresses(headers.get_all("From", []))
+    recipients = getaddresses([*headers.get_all("To", []), *headers.get_all("Cc", [])])
+    return StoredMessage(
+        id=path.stem,
+        sender=senders[0][1] if senders else "",
+        recipients=tuple(address for _name, address in recipients if address),
+        data=data,
+        received_at=datetime.fromtimestamp(path.stat().st_mtime, timezone.utc),
+    )
