@@ -13,6 +13,8 @@ import asyncio
 import email.message
 import socket
 import ssl
+import sys
+import time
 from collections.abc import Awaitable, Iterable, Sequence
 from types import TracebackType
 from typing import TypeVar
@@ -28,9 +30,11 @@ from .errors import (
     SMTPResponseException,
     SMTPServerDisconnected,
 )
+from .errors import SMTPTimeoutError as _SMTPTimeoutError
 from .protocol import exchanges as ex
-from .protocol.exchanges import CLOSE, READ, ClientSession, Exchange, Write
+from .protocol.exchanges import CLOSE, READ_GREETING, ClientSession, Exchange, Read, Write
 from .results import Envelope, Reply, SendResult
+from .timeouts import Phase, Timeouts
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncSMTP", "SMTPTimeoutError"]
 
@@ -42,8 +46,12 @@ SUBMISSION_PORT = 587
 Message = email.message.Message
 
 
-class SMTPTimeoutError(SMTPServerDisconnected, asyncio.TimeoutError):
-    """The server did not answer (or accept data) within ``timeout``; the connection is closed."""
+if sys.version_info >= (3, 11):
+    SMTPTimeoutError = _SMTPTimeoutError
+else:  # asyncio.TimeoutError is its own class before 3.11: catchable as either
+
+    class SMTPTimeoutError(_SMTPTimeoutError, asyncio.TimeoutError):
+        """The server did not answer in time; the connection is closed."""
 
 
 class AsyncSMTP(ClientSession):
@@ -53,7 +61,14 @@ class AsyncSMTP(ClientSession):
     with STARTTLS when the server offers it, ``True`` requires it, ``False`` never
     does. Without ``tls_context`` the server's certificate and name are verified.
     With ``username`` and ``password`` (or ``oauth_token``), ``connect`` logs in.
+    ``timeout`` bounds every wait; ``timeouts`` sets a limit per phase instead, and its
+    ``total`` bounds each whole method call (``deadline``, a ``time.monotonic()``
+    instant, bounds every call until reset to None).
     """
+
+    #: A ``time.monotonic()`` instant after which every wait fails (None: none).
+    deadline: float | None = None
+    _call_deadline: float | None = None
 
     def __init__(
         self,
@@ -71,6 +86,7 @@ class AsyncSMTP(ClientSession):
         username: str | None = None,
         password: str | None = None,
         oauth_token: str | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
         if hostname is not None and host is not None and hostname != host:
             raise ValueError("give hostname or host, not both")
@@ -85,6 +101,7 @@ class AsyncSMTP(ClientSession):
         self.local_hostname = local_hostname or _local_hostname()
         self.source_address = source_address
         self.timeout = timeout
+        self.timeouts = timeouts
         self.use_tls = use_tls
         self.start_tls = start_tls
         self.tls_context = tls_context or ssl_context
@@ -164,21 +181,30 @@ class AsyncSMTP(ClientSession):
             raise ValueError("timeout must be positive (or None for no timeout)")
         self.close()
         self._forget_session()
+        outermost = self._start_call()
+        try:
+            return await self._connect(self.port)
+        finally:
+            if outermost:
+                self._call_deadline = None
+
+    async def _connect(self, port: int) -> tuple[int, bytes]:
         loop = asyncio.get_running_loop()
         _, stream = await self._bounded(
             loop.create_connection(
                 lambda: ReplyStream(loop),
                 self._host,
-                self.port,
+                port,
                 ssl=self._context() if self.use_tls else None,
                 server_hostname=self._host if self.use_tls else None,
                 local_addr=self.source_address,
             ),
+            "connect",
             what="connecting",
         )
         self._stream = stream
         try:
-            code, message = (await self._run(ex.read_reply())).as_tuple()
+            code, message = (await self._run(ex.read_reply(READ_GREETING))).as_tuple()
             if code != 220:
                 raise SMTPConnectError(code, message)
             await self._after_greeting()
@@ -206,17 +232,44 @@ class AsyncSMTP(ClientSession):
         if stream is not None:
             stream.close()
 
+    # -- time limits -----------------------------------------------------------
+
+    def _start_call(self) -> bool:
+        """Start ``Timeouts.total`` for one public call; False inside a call already running."""
+        total = self.timeouts.total if self.timeouts is not None else None
+        if total is None or self._call_deadline is not None:
+            return False
+        self._call_deadline = time.monotonic() + total
+        return True
+
+    def _limit(self, phase: Phase) -> float | None:
+        """Seconds the next wait in ``phase`` may take: its limit, capped by any deadline."""
+        limit = self.timeouts.phase(phase) if self.timeouts is not None else self.timeout
+        deadlines = [d for d in (self.deadline, self._call_deadline) if d is not None]
+        if not deadlines:
+            return limit
+        remaining = min(deadlines) - time.monotonic()
+        if remaining <= 0:
+            self.close()
+            raise SMTPTimeoutError(f"the deadline passed before {phase.replace('_', ' ')}")
+        return remaining if limit is None else min(limit, remaining)
+
     async def _bounded(
-        self, awaitable: Awaitable[T], what: str = "waiting for the server", *, timed: bool = True
+        self,
+        awaitable: Awaitable[T],
+        phase: Phase,
+        what: str = "waiting for the server",
+        *,
+        timed: bool = True,
     ) -> T:
-        """``awaitable`` within ``timeout`` (``timed=False``: it keeps its own time)."""
+        """``awaitable`` within ``phase``'s limit (``timed=False``: it keeps its own time)."""
         try:
             if not timed:
                 return await awaitable
-            return await asyncio.wait_for(awaitable, self.timeout)
+            return await asyncio.wait_for(awaitable, self._limit(phase))
         except (asyncio.TimeoutError, TimeoutError):
             self.close()
-            raise SMTPTimeoutError(f"timed out {what} after {self.timeout} s") from None
+            raise SMTPTimeoutError(f"timed out {what} ({phase.replace('_', ' ')})") from None
         except OSError:
             self.close()  # refused, reset, or a failed handshake: raised as is, as smtplib
             raise
@@ -226,26 +279,34 @@ class AsyncSMTP(ClientSession):
     async def _run(self, exchange: Exchange[T]) -> T:
         """Drive a shared exchange; a cancellation or failure mid-way closes the connection."""
         async with self._lock:
-            value: Reply | None = None
-            error: Exception | None = None
-            while True:
-                try:
-                    step = exchange.throw(error) if error is not None else exchange.send(value)
-                except StopIteration as stop:
-                    result: T = stop.value
-                    return result
-                except (SMTPServerDisconnected, SMTPProtocolError):
-                    self.close()
-                    raise
-                value = error = None
-                try:
-                    value = await self._perform(step)
-                except Exception as exc:
-                    error = exc
-                except BaseException:
-                    self.close()  # cancelled between a command and its reply
-                    exchange.close()
-                    raise
+            outermost = self._start_call()
+            try:
+                return await self._drive(exchange)
+            finally:
+                if outermost:
+                    self._call_deadline = None
+
+    async def _drive(self, exchange: Exchange[T]) -> T:
+        value: Reply | None = None
+        error: Exception | None = None
+        while True:
+            try:
+                step = exchange.throw(error) if error is not None else exchange.send(value)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            except (SMTPServerDisconnected, SMTPProtocolError):
+                self.close()
+                raise
+            value = error = None
+            try:
+                value = await self._perform(step)
+            except Exception as exc:
+                error = exc
+            except BaseException:
+                self.close()  # cancelled between a command and its reply
+                exchange.close()
+                raise
 
     async def _perform(self, step: ex.Step) -> Reply | None:
         stream = self._stream
@@ -258,10 +319,12 @@ class AsyncSMTP(ClientSession):
             finally:
                 self._redact = False
             data = ex.encode_command(step.data, self.command_encoding)
-            await self._bounded(stream.write(data, self.timeout), timed=False)
+            limit = self._limit(step.phase)
+            await self._bounded(stream.write(data, limit), step.phase, timed=False)
             return None
-        if step is READ:
-            reply = await self._bounded(stream.read_reply(self.timeout), timed=False)
+        if isinstance(step, Read):
+            limit = self._limit(step.phase)
+            reply = await self._bounded(stream.read_reply(limit), step.phase, timed=False)
             if self.debuglevel > 0:
                 self._trace("reply:", reply.as_tuple())
             if reply.code < 0:
@@ -341,6 +404,7 @@ class AsyncSMTP(ClientSession):
         try:
             transport = await self._bounded(
                 loop.start_tls(stream.transport, stream, context, server_hostname=self._host),
+                "command",
                 what="in the TLS handshake",
             )
         except BaseException:

@@ -19,6 +19,7 @@ import re
 import socket
 import ssl
 import sys
+import time
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
@@ -36,12 +37,14 @@ from .errors import (
     SMTPResponseException,
     SMTPSenderRefused,
     SMTPServerDisconnected,
+    SMTPTimeoutError,
 )
 from .protocol import ReplyParser, command_line, quoteaddr
 from .protocol import exchanges as ex
-from .protocol.exchanges import CLOSE, READ, ClientSession, Exchange, Write
+from .protocol.exchanges import CLOSE, READ_GREETING, ClientSession, Exchange, Read, Write
 from .protocol.replies import MAX_LINE_LENGTH
 from .results import Envelope, Reply, SendResult
+from .timeouts import Phase, Timeouts
 
 __all__ = [
     "CRLF",
@@ -61,6 +64,7 @@ __all__ = [
     "SMTPResponseException",
     "SMTPSenderRefused",
     "SMTPServerDisconnected",
+    "SMTPTimeoutError",
     "bCRLF",
     "quoteaddr",
     "quotedata",
@@ -101,11 +105,21 @@ def _is_loopback(sock: Any, host: str) -> bool:
 
 
 class SMTP(ClientSession):
-    """An SMTP client session, exactly as ``smtplib.SMTP`` (see the module docstring)."""
+    """An SMTP client session, exactly as ``smtplib.SMTP`` (see the module docstring).
+
+    ``timeout`` bounds every wait, as in smtplib. ``timeouts`` (keyword only) sets a
+    limit per phase instead, and ``Timeouts.total`` bounds each whole method call;
+    ``deadline`` (a ``time.monotonic()`` value) bounds every call until reset to None.
+    A limit that passes raises :class:`SMTPTimeoutError` and closes the connection.
+    """
 
     sock: Any = None
     file: Any = None
     default_port = SMTP_PORT
+    timeouts: Timeouts | None = None
+    #: A ``time.monotonic()`` instant after which every wait fails (None: none).
+    deadline: float | None = None
+    _call_deadline: float | None = None
 
     def __init__(
         self,
@@ -114,9 +128,12 @@ class SMTP(ClientSession):
         local_hostname: str | None = None,
         timeout: float | None = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
         source_address: tuple[str, int] | None = None,
+        *,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self._init_session(host)
         self.timeout = timeout
+        self.timeouts = timeouts
         self.source_address = source_address
         self._parser = ReplyParser()
         if host:
@@ -155,34 +172,81 @@ class SMTP(ClientSession):
 
     def _run(self, exchange: Exchange[T]) -> T:
         """Drive a shared exchange over this socket (see ``protocol.exchanges``)."""
+        outermost = self._start_call()
         value: Reply | None = None
         error: Exception | None = None
-        while True:
-            try:
-                step = exchange.throw(error) if error is not None else exchange.send(value)
-            except StopIteration as stop:
-                result: T = stop.value
-                return result
-            except (SMTPServerDisconnected, SMTPProtocolError):
-                self.close()
-                raise
-            value = error = None
-            try:
-                if isinstance(step, Write):
-                    self._write(step)
-                elif step is READ:
-                    value = self._read_reply()
-                elif step is CLOSE:
+        try:
+            while True:
+                try:
+                    step = exchange.throw(error) if error is not None else exchange.send(value)
+                except StopIteration as stop:
+                    result: T = stop.value
+                    return result
+                except (SMTPServerDisconnected, SMTPProtocolError):
                     self.close()
-            except Exception as exc:
-                error = exc
+                    raise
+                value = error = None
+                try:
+                    if isinstance(step, Write):
+                        self._write(step)
+                    elif isinstance(step, Read):
+                        value = self._read_reply(step.phase)
+                    elif step is CLOSE:
+                        self.close()
+                except Exception as exc:
+                    error = exc
+        finally:
+            if outermost:
+                self._call_deadline = None
 
     def _write(self, step: Write) -> None:
+        self._arm(step.phase)
         self._redact = step.secret
         try:
             self.send(step.data)
         finally:
             self._redact = False
+
+    # -- time limits -----------------------------------------------------------
+
+    def _start_call(self) -> bool:
+        """Start ``Timeouts.total`` for one public call; False inside a call already running."""
+        total = self.timeouts.total if self.timeouts is not None else None
+        if total is None or self._call_deadline is not None:
+            return False
+        self._call_deadline = time.monotonic() + total
+        return True
+
+    def _limit(self, phase: Phase) -> float | None:
+        """Seconds the next wait in ``phase`` may take: its limit, capped by any deadline."""
+        if self.timeouts is not None:
+            limit = self.timeouts.phase(phase)
+        elif self.timeout is socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+            limit = socket.getdefaulttimeout()
+        else:
+            limit = self.timeout
+        deadlines = [d for d in (self.deadline, self._call_deadline) if d is not None]
+        if not deadlines:
+            return limit
+        remaining = min(deadlines) - time.monotonic()
+        if remaining <= 0:
+            self.close()
+            raise SMTPTimeoutError(f"the deadline passed before {phase.replace('_', ' ')}")
+        return remaining if limit is None else min(limit, remaining)
+
+    def _arm(self, phase: Phase) -> None:
+        """Apply ``phase``'s limit to the socket (smtplib's single timeout needs nothing)."""
+        if self.timeouts is None and self.deadline is None:
+            return
+        sock = self.sock
+        if sock is not None:
+            limit = self._limit(phase)
+            if sock.gettimeout() != limit:
+                sock.settimeout(limit)
+
+    def _timed_out(self, what: str) -> SMTPTimeoutError:
+        self.close()
+        return SMTPTimeoutError(f"timed out {what}")
 
     # -- connection ----------------------------------------------------------
 
@@ -197,6 +261,22 @@ class SMTP(ClientSession):
         self, host: str = "localhost", port: int = 0, source_address: tuple[str, int] | None = None
     ) -> tuple[int, bytes]:
         """Connect to ``host`` (``"host:port"`` accepted) and return the greeting."""
+        outermost = self._start_call()
+        try:
+            return self._connect(host, port, source_address)
+        finally:
+            if outermost:
+                self._call_deadline = None
+
+    def _connect_limit(self) -> float | None:
+        """The connect phase's limit, for ``_get_socket`` (smtplib's ``timeout`` otherwise)."""
+        if self.timeouts is None and self.deadline is None and self._call_deadline is None:
+            return self.timeout
+        return self._limit("connect")
+
+    def _connect(
+        self, host: str, port: int, source_address: tuple[str, int] | None
+    ) -> tuple[int, bytes]:
         if source_address:
             self.source_address = source_address
         if not port and (host.find(":") == host.rfind(":")):
@@ -211,10 +291,13 @@ class SMTP(ClientSession):
             port = self.default_port
         sys.audit("smtplib.connect", self, host, port)
         self._host = host
-        self.sock = self._get_socket(host, port, self.timeout)
+        try:
+            self.sock = self._get_socket(host, port, self._connect_limit())
+        except TimeoutError:
+            raise SMTPTimeoutError(f"timed out connecting to {host}:{port}") from None
         self.file = None
         self._parser = ReplyParser()
-        code, msg = self.getreply()
+        code, msg = self._read_reply(READ_GREETING.phase).as_tuple()
         if self.debuglevel > 0:
             self._print_debug("connect:", repr(msg))
         return code, msg
@@ -228,6 +311,8 @@ class SMTP(ClientSession):
         sys.audit("smtplib.send", self, data)
         try:
             self.sock.sendall(data)
+        except TimeoutError:
+            raise self._timed_out("while the server was not reading") from None
         except OSError:
             self.close()
             raise SMTPServerDisconnected("Server not connected") from None
@@ -236,7 +321,7 @@ class SMTP(ClientSession):
         """Send one command line; CR or LF in it raises ``ValueError``."""
         self.send(command_line(cmd, args))
 
-    def _read_reply(self) -> Reply:
+    def _read_reply(self, phase: Phase = "command") -> Reply:
         parser = self._parser
         tracing = self.debuglevel > 0 or logger.isEnabledFor(logging.DEBUG)
         if tracing != (parser.raw_lines is not None):
@@ -245,8 +330,11 @@ class SMTP(ClientSession):
         while reply is None:
             if not self.sock:
                 raise SMTPServerDisconnected("please run connect() first")
+            self._arm(phase)
             try:
                 data = self.sock.recv(_RECV_SIZE)
+            except TimeoutError:
+                raise self._timed_out(f"waiting for the {phase.replace('_', ' ')} reply") from None
             except OSError as exc:
                 self.close()
                 raise SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}") from None
@@ -361,8 +449,11 @@ class SMTP(ClientSession):
         leftover = self._parser.take_unparsed()
         if leftover:  # sent before the handshake: an injection attempt (CVE-2011-0411)
             logger.warning("discarded %d plaintext bytes received before TLS", len(leftover))
+        self._arm("command")
         try:
             self.sock = context.wrap_socket(self.sock, server_hostname=self._host or None)
+        except TimeoutError:
+            raise self._timed_out("in the TLS handshake") from None
         except (OSError, ValueError):
             self.close()  # the connection is in an unknown state: never reuse it
             raise
@@ -507,11 +598,13 @@ class SMTP_SSL(SMTP):
         timeout: float | None = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
         source_address: tuple[str, int] | None = None,
         context: ssl.SSLContext | None = None,
+        *,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.keyfile = keyfile
         self.certfile = certfile
         self.context = _tls_context(context, keyfile, certfile)
-        super().__init__(host, port, local_hostname, timeout, source_address)
+        super().__init__(host, port, local_hostname, timeout, source_address, timeouts=timeouts)
 
     def _get_socket(self, host: str, port: int, timeout: float | None) -> Any:
         if self.debuglevel > 0:
@@ -541,6 +634,8 @@ class LMTP(SMTP):
         local_hostname: str | None = None,
         source_address: tuple[str, int] | None = None,
         timeout: float | None = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+        *,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self._accepted_rcpts = 0
         self.data_replies: list[tuple[int, bytes]] = []
@@ -550,20 +645,22 @@ class LMTP(SMTP):
             local_hostname=local_hostname,
             source_address=source_address,
             timeout=timeout,
+            timeouts=timeouts,
         )
 
-    def connect(
-        self, host: str = "localhost", port: int = 0, source_address: tuple[str, int] | None = None
+    def _connect(
+        self, host: str, port: int, source_address: tuple[str, int] | None
     ) -> tuple[int, bytes]:
         """Connect to the LMTP server on a TCP port, or a Unix socket path starting '/'."""
         if host[0] != "/":
-            return super().connect(host, port, source_address=source_address)
+            return super()._connect(host, port, source_address)
         if self.timeout is not None and not self.timeout:
             raise ValueError("Non-blocking socket (timeout=0) is not supported")
+        limit = self._connect_limit()
         try:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            if self.timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
-                self.sock.settimeout(self.timeout)
+            if limit is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+                self.sock.settimeout(limit)
             self.file = None
             self.sock.connect(host)
         except OSError:
@@ -575,7 +672,7 @@ class LMTP(SMTP):
             raise
         self._host = host
         self._parser = ReplyParser()
-        code, msg = self.getreply()
+        code, msg = self._read_reply(READ_GREETING.phase).as_tuple()
         if self.debuglevel > 0:
             self._print_debug("connect:", msg)
         return code, msg

@@ -80,3 +80,11 @@ class SMTPMessageTooLarge(SMTPException, ValueError):
 
 class SMTPInsecureAuthError(SMTPException):
     """Credentials would travel in clear text to a non-loopback host; nothing was sent."""
+
+
+class SMTPTimeoutError(SMTPServerDisconnected, TimeoutError):
+    """The server did not answer (or take data) in time; the connection has been closed.
+
+    Catchable as ``SMTPServerDisconnected`` (the session is over) and as the builtin
+    ``TimeoutError`` (which is ``socket.timeout``, an ``OSError``).
+    """

@@ -4,13 +4,16 @@ An exchange is a generator that yields steps and receives replies:
 
 * ``Write(data)``: the driver writes ``data`` (a ``str`` is encoded with the session's
   ``command_encoding``) and sends back ``None``;
-* ``READ``: the driver reads one complete reply and sends back the :class:`Reply`;
+* ``READ`` (``READ_GREETING``, ``READ_FINAL``): the driver reads one complete reply and
+  sends back the :class:`Reply`;
 * ``CLOSE``: the driver closes the connection (its state is unknown) and sends back ``None``.
 
 An I/O error is thrown into the generator at the step that failed. The value the
 generator returns is the exchange's result. A driver is a ten-line loop; every
 decision (what to send, what a reply means, which exception to raise) is made here,
 once. ``ClientSession`` holds the smtplib-named session state both drivers expose.
+Each step names its RFC 5321 §4.5.3.2 phase, so a driver knows which time limit
+(:class:`~smtp_backend.timeouts.Timeouts`) bounds the wait.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from ..errors import (
 from ..message import envelope_addresses, flatten_message, needs_smtputf8, sendmail_data
 from ..results import Envelope, Reply, SendResult
 from ..sending import prepare_item, sendmail_outcome
-from .batch import DEFAULT_WINDOW, BatchEngine, UnpreparedMessage
+from ..timeouts import Phase
+from .batch import DEFAULT_WINDOW, BatchEngine, UnpreparedMessage, _Expect
 from .commands import command_line, option_list, path_argument, quoteaddr
 from .data import encode_data
 from .features import ServerFeatures, parse_ehlo_features
@@ -59,24 +63,30 @@ class Write:
 
     data: str | bytes
     secret: bool = False
+    phase: Phase = "command"
 
 
-class _Read:
-    __slots__ = ()
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Read one complete reply, waiting no longer than ``phase`` allows."""
+
+    phase: Phase = "command"
 
 
 class _Close:
     __slots__ = ()
 
 
-READ = _Read()
+READ = Read("command")
+READ_GREETING = Read("greeting")
+READ_FINAL = Read("data_final")  # the reply after the final dot (or BDAT LAST)
 CLOSE = _Close()
-Step = Write | _Read | _Close
+Step = Write | Read | _Close
 Exchange = Generator[Step, "Reply | None", T]
 
 
-def read_reply() -> Exchange[Reply]:
-    reply = yield READ
+def read_reply(step: Read = READ) -> Exchange[Reply]:
+    reply = yield step
     if reply is None:
         raise RuntimeError("the driver answered READ without a reply")
     return reply
@@ -332,8 +342,8 @@ def data(session: ClientSession, msg: str | bytes) -> Exchange[tuple[int, bytes]
         session._print_debug("data:", (code, repl))
     if code != 354:
         raise SMTPDataError(code, repl)
-    yield Write(encode_data(sendmail_data(msg)))
-    code, final = (yield from read_reply()).as_tuple()
+    yield Write(encode_data(sendmail_data(msg)), phase="data_block")
+    code, final = (yield from read_reply(READ_FINAL)).as_tuple()
     if session.debuglevel > 0:
         session._print_debug("data:", (code, final))
     return code, final
@@ -450,6 +460,12 @@ def send_many(
     return (yield from batch(session, items, features, window=window or DEFAULT_WINDOW))
 
 
+def _next_read(engine: BatchEngine) -> Read:
+    """The reply after a final dot may take a content scan: it gets the data_final limit."""
+    expected = engine._expected  # the engine's own queue, read only
+    return READ_FINAL if expected and expected[0][0] is _Expect.FINAL else READ
+
+
 def batch(
     session: ClientSession,
     items: Iterator[PreparedTransaction | UnpreparedMessage],
@@ -469,9 +485,10 @@ def batch(
         while not engine.finished:
             out = engine.data_to_send()
             if out:
-                yield Write(out)
+                # Pipelined commands may carry message data: bounded as a data block.
+                yield Write(out, phase="data_block")
             elif engine.awaiting_replies:
-                engine.receive_reply((yield from read_reply()))
+                engine.receive_reply((yield from read_reply(_next_read(engine))))
             else:
                 break
             results.extend(engine.pop_results())
