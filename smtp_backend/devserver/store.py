@@ -133,9 +133,10 @@ def _body_text(message: EmailMessage, subtype: str) -> str | None:
         return None
     charset = part.get_content_charset() or "utf-8"
     try:
-        return payload.decode(charset, errors="replace")
+        text = payload.decode(charset, errors="replace")
     except LookupError:  # an unknown charset name: show what can be shown
-        return payload.decode("utf-8", errors="replace")
+        text = payload.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n")  # wire line endings -> Python's
 
 
 def _filename(part: Message) -> str | None:
