@@ -315,8 +315,9 @@ class WebInbox:
     def __init__(self, store: MessageStore, host: str, port: int, allow_remote: bool) -> None:
         self._httpd = InboxHTTPServer(store, host, port, allow_remote)
         self.port: int = self._httpd.server_address[1]
+        # a short poll keeps stop() quick: shutdown() waits for the next poll
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="devserver-web", daemon=True
+            target=self._httpd.serve_forever, args=(0.05,), name="devserver-web", daemon=True
         )
 
     def start(self) -> None:
