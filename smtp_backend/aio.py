@@ -424,6 +424,17 @@ class AsyncSMTP(ClientSession):
         peer = stream.transport.get_extra_info("peername") if stream and stream.transport else None
         return int(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else None
 
+    def _tls_verified(self) -> bool:
+        stream = self._stream
+        transport = stream.transport if stream is not None else None
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        context = getattr(ssl_object, "context", None)
+        return (
+            isinstance(context, ssl.SSLContext)
+            and context.verify_mode == ssl.CERT_REQUIRED
+            and context.check_hostname
+        )
+
     def _check_auth_allowed(self) -> None:
         stream = self._stream
         if stream is None or stream.transport is None:

@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import logging
 import math
 import ssl
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .aio import AsyncSMTP
 from .aio_pool import AsyncConnectionPool, AsyncPooledConnection
 from .capture import CapturedMessage, capture_item
-from .connection import DEFAULT_TIMEOUT, ConnectionSettings, TokenSource, default_port
+from .connection import (
+    DEFAULT_TIMEOUT,
+    OPPORTUNISTIC,
+    ConnectionSettings,
+    TokenSource,
+    default_port,
+    tls_context,
+)
 from .errors import SMTPException, SMTPServerDisconnected
 from .mailer import (
     MIN_MESSAGES_PER_CONNECTION,
@@ -36,10 +45,16 @@ from .mailer import (
 )
 from .ratelimit import TokenBucket
 from .results import MessageState, SendResult
+from .timeouts import Timeouts
 
 __all__ = ["AsyncMailer"]
 
 logger = logging.getLogger("smtp_backend.mailer")
+
+# The running send's deadline, for connections its task opens (the pool calls us bare).
+_send_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "smtp_backend_send_deadline", default=None
+)
 
 
 def _no_sleep(_seconds: float) -> None:
@@ -49,8 +64,10 @@ def _no_sleep(_seconds: float) -> None:
 class AsyncMailer:
     """Sends mail through a pool of reused AsyncSMTP connections; see ``Mailer``.
 
-    ``security``: ``"starttls"`` (default; fails if not offered), ``"tls"`` or
-    ``"none"``. LMTP and Unix sockets are not supported here (yet).
+    ``security``: ``"starttls"`` (default; fails if not offered), ``"tls"``,
+    ``"starttls-opportunistic"`` or ``"none"``; ``ca_file``,
+    ``dangerously_skip_tls_verify`` and ``timeouts`` as for ``Mailer``. LMTP and Unix
+    sockets are not supported here (yet).
     """
 
     def __init__(
@@ -65,6 +82,9 @@ class AsyncMailer:
         timeout: float | None = DEFAULT_TIMEOUT,
         local_hostname: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        ca_file: str | None = None,
+        dangerously_skip_tls_verify: bool = False,
+        timeouts: Timeouts | None = None,
         pool_size: int = 4,
         max_messages_per_connection: int = 100,
         idle_timeout: float = 30.0,
@@ -88,7 +108,13 @@ class AsyncMailer:
             local_hostname=local_hostname,
             ssl_context=ssl_context,
             pipelining=pipelining,
+            timeouts=timeouts,
         )
+        if security != "none" or ca_file is not None or dangerously_skip_tls_verify:
+            context = tls_context(
+                ssl_context, ca_file, dangerously_skip_tls_verify, where=self.settings.address
+            )
+            self.settings = dataclasses.replace(self.settings, ssl_context=context)
         if protocol != "smtp" or self.settings.unix_socket:
             raise ValueError("AsyncMailer speaks SMTP over TCP only (no LMTP, no Unix socket)")
         if retries < 0 or retry_delay < 0 or max_retry_delay < 0:
@@ -140,15 +166,21 @@ class AsyncMailer:
             s.port,
             local_hostname=s.local_hostname,
             timeout=s.timeout,
+            timeouts=s.phase_timeouts,
             use_tls=s.security == "tls",
-            start_tls=s.security == "starttls",
+            # None: STARTTLS when offered (opportunistic); True: required; False: never.
+            start_tls=None if s.security == OPPORTUNISTIC else s.security == "starttls",
             tls_context=s.ssl_context,
             username=s.username,
             password=s.password,
             oauth_token=token() if callable(token) else token,
         )
         smtp.pipelining = s.pipelining
-        await smtp.connect()
+        smtp.deadline = _send_deadline.get()
+        try:
+            await smtp.connect()
+        finally:
+            smtp.deadline = None
         if s.local_hostname is None:
             self.settings = dataclasses.replace(self.settings, local_hostname=smtp.local_hostname)
         return smtp
@@ -162,7 +194,12 @@ class AsyncMailer:
         items = _as_items(messages)
         if self._outboxes:
             return self._capture(items)
-        return await self._deliver(items, self.retries if retries is None else retries)
+        total = self.settings.phase_timeouts.total
+        token = _send_deadline.set(None if total is None else time.monotonic() + total)
+        try:
+            return await self._deliver(items, self.retries if retries is None else retries)
+        finally:
+            _send_deadline.reset(token)
 
     def _capture(self, items: list[MailItem]) -> list[SendResult]:
         results = []
@@ -200,6 +237,9 @@ class AsyncMailer:
         for attempt in range(retries + 1):
             if attempt:
                 delay = min(self.retry_delay * 2 ** (attempt - 1), self.max_retry_delay)
+                deadline = _send_deadline.get()
+                if deadline is not None and time.monotonic() + delay >= deadline:
+                    return  # no time left: the temporary refusals stand
                 await asyncio.sleep(delay)
             await self._transmit(pending, outcome)
             if outcome.setup_error is not None:
@@ -238,6 +278,7 @@ class AsyncMailer:
         self, connection: AsyncPooledConnection, items: list[MailItem]
     ) -> list[SendResult]:
         """One pooled connection's share; a cancellation or crash never returns it to the pool."""
+        connection.smtp.deadline = _send_deadline.get()
         try:
             if self._rate_limiter is None:
                 sent = await connection.smtp.send_many(items)
@@ -250,8 +291,10 @@ class AsyncMailer:
                         break
                 sent = _fill_not_sent(sent, items)
         except BaseException:
+            connection.smtp.deadline = None
             await self._pool.release(connection, reusable=False)
             raise
+        connection.smtp.deadline = None
         connection.messages += len(items)
         healthy = connection.smtp.is_connected and not any(
             r.state is MessageState.UNKNOWN or _lost_before_start(r) for r in sent

@@ -464,6 +464,9 @@ class SMTP(ClientSession):
 
     # -- authentication ------------------------------------------------------
 
+    def _tls_verified(self) -> bool:
+        return isinstance(self.sock, ssl.SSLSocket) and _verifies(self.sock.context)
+
     def _check_auth_allowed(self) -> None:
         encrypted = isinstance(self.sock, ssl.SSLSocket)
         if not (encrypted or self.allow_insecure_auth or _is_loopback(self.sock, self._host)):
@@ -562,6 +565,11 @@ class SMTP(ClientSession):
         """
         self.ehlo_or_helo_if_needed()
         return self._run(ex.send_many(self, messages, window))
+
+
+def _verifies(context: ssl.SSLContext) -> bool:
+    """True when ``context`` checks both the certificate chain and the host name."""
+    return context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
 
 def _tls_context(

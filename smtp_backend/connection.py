@@ -7,14 +7,17 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .client import LMTP, LMTP_PORT, SMTP, SMTP_PORT, SMTP_SSL, SMTP_SSL_PORT
-from .errors import SMTPNotSupportedError
+from .errors import SMTPConnectError, SMTPNotSupportedError
+from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-SECURITY_MODES = ("starttls", "tls", "none")
+OPPORTUNISTIC = "starttls-opportunistic"  # STARTTLS when offered, clear text otherwise
+SECURITY_MODES = ("starttls", "tls", "none", OPPORTUNISTIC)
 PROTOCOLS = ("smtp", "lmtp")
 SUBMISSION_PORT = 587
 DEFAULT_TIMEOUT = 30.0
@@ -46,6 +49,7 @@ class ConnectionSettings:
     local_hostname: str | None = None
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
     pipelining: bool = True
+    timeouts: Timeouts | None = None  # per phase; None: ``timeout`` for every phase
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_MODES:
@@ -68,6 +72,14 @@ class ConnectionSettings:
             raise ValueError("a username needs a password or an oauth_token")
         if self.timeout is not None and not self.timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
+
+    @property
+    def phase_timeouts(self) -> Timeouts:
+        """``timeouts``, else ``timeout`` for every phase with the default whole-send total."""
+        if self.timeouts is not None:
+            return self.timeouts
+        total = DEFAULT_TIMEOUTS.total if self.timeout is not None else None
+        return Timeouts.every(self.timeout, total=total)
 
     @property
     def unix_socket(self) -> bool:
@@ -94,37 +106,82 @@ class UnixSMTP(SMTP):
         return sock
 
 
-def _connect(settings: ConnectionSettings) -> SMTP:
-    host, port, name = settings.host, settings.port, settings.local_hostname
-    timeout = settings.timeout
+def tls_context(
+    ssl_context: ssl.SSLContext | None,
+    ca_file: str | None,
+    dangerously_skip_tls_verify: bool,
+    *,
+    where: str,
+) -> ssl.SSLContext:
+    """The one context a Mailer's connections share: verifying unless told otherwise, loudly."""
+    if ssl_context is not None:
+        if ca_file is not None or dangerously_skip_tls_verify:
+            raise ValueError("give ssl_context, or ca_file / dangerously_skip_tls_verify, not both")
+        return ssl_context
+    context = ssl.create_default_context(cafile=ca_file)
+    if dangerously_skip_tls_verify:
+        logger.warning(
+            "TLS certificate and host name verification is DISABLED for %s: anyone on the "
+            "path can read the mail and the credentials (dangerously_skip_tls_verify=True)",
+            where,
+        )
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _client(settings: ConnectionSettings) -> SMTP:
+    """An unconnected client for ``settings`` (connected by ``open_connection``)."""
+    name, timeout, timeouts = settings.local_hostname, settings.timeout, settings.phase_timeouts
     if settings.protocol == "lmtp":
-        return LMTP(host, port, local_hostname=name, timeout=timeout)
+        return LMTP(local_hostname=name, timeout=timeout, timeouts=timeouts)
     if settings.security == "tls":
         return SMTP_SSL(
-            host, port, local_hostname=name, timeout=timeout, context=settings.ssl_context
+            local_hostname=name, timeout=timeout, context=settings.ssl_context, timeouts=timeouts
         )
     if settings.unix_socket:
-        return UnixSMTP(host, 0, local_hostname=name, timeout=timeout)
-    return SMTP(host, port, local_hostname=name, timeout=timeout)
+        return UnixSMTP(local_hostname=name, timeout=timeout, timeouts=timeouts)
+    return SMTP(local_hostname=name, timeout=timeout, timeouts=timeouts)
 
 
-def open_connection(settings: ConnectionSettings) -> SMTP:
+def _require_starttls(smtp: SMTP, settings: ConnectionSettings) -> bool:
+    """Whether to STARTTLS; raises when required and not offered (no silent downgrade)."""
+    if settings.security not in ("starttls", OPPORTUNISTIC):
+        return False
+    if smtp.has_extn("starttls"):
+        return True
+    if settings.security == OPPORTUNISTIC:
+        logger.info("%s does not offer STARTTLS; sending in clear text", settings.address)
+        return False
+    raise SMTPNotSupportedError(
+        f"security='starttls' but the server at {settings.address} does not offer "
+        "STARTTLS; refusing to send credentials or mail in clear text "
+        f"(use security='{OPPORTUNISTIC}' or 'none' only if you accept that)"
+    )
+
+
+def open_connection(settings: ConnectionSettings, deadline: float | None = None) -> SMTP:
     """A connected, greeted (EHLO), secured and logged-in client, or an exception.
 
     With ``security="starttls"`` a server that does not offer STARTTLS raises
     ``SMTPNotSupportedError`` before any credential or mail is sent: no downgrade.
+    A failed handshake raises (``ssl.SSLError``...) in every mode. Every wait is
+    bounded by the settings' timeouts, the whole opening by their ``total`` and by
+    ``deadline`` (a ``time.monotonic()`` instant).
     """
-    smtp = _connect(settings)
+    smtp = _client(settings)
+    total = settings.phase_timeouts.total
+    limits = [] if deadline is None else [deadline]
+    if total is not None:
+        limits.append(time.monotonic() + total)
+    smtp.deadline = min(limits, default=None)
     try:
+        code, message = smtp.connect(settings.host, settings.port)
+        if code != 220:
+            raise SMTPConnectError(code, message)
         smtp.pipelining = settings.pipelining
         smtp.ehlo_or_helo_if_needed()
-        if settings.security == "starttls":
-            if not smtp.has_extn("starttls"):
-                raise SMTPNotSupportedError(
-                    f"security='starttls' but the server at {settings.address} does not offer "
-                    "STARTTLS; refusing to send credentials or mail in clear text "
-                    "(use security='none' only if you accept that)"
-                )
+        if _require_starttls(smtp, settings):
             smtp.starttls(context=settings.ssl_context)
             smtp.ehlo_or_helo_if_needed()
         if settings.username:
@@ -136,6 +193,7 @@ def open_connection(settings: ConnectionSettings) -> SMTP:
     except BaseException:
         smtp.close()
         raise
+    smtp.deadline = None
     return smtp
 
 
@@ -149,10 +207,15 @@ class ConnectionFactory:
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        self._deadlines = threading.local()  # the calling thread's send deadline, if any
+
+    def set_deadline(self, deadline: float | None) -> None:
+        """Bound connections this thread opens from now on (``time.monotonic()``; None: none)."""
+        self._deadlines.value = deadline
 
     def __call__(self) -> SMTP:
         settings = self.settings
-        smtp = open_connection(settings)
+        smtp = open_connection(settings, getattr(self._deadlines, "value", None))
         if settings.local_hostname is None:
             with self._lock:
                 self.settings = dataclasses.replace(

@@ -30,6 +30,7 @@ from .connection import (
     ConnectionSettings,
     TokenSource,
     default_port,
+    tls_context,
 )
 from .errors import (
     SMTPException,
@@ -42,6 +43,7 @@ from .message import envelope_addresses
 from .pool import ConnectionPool
 from .ratelimit import TokenBucket
 from .results import Envelope, MessageState, SendResult
+from .timeouts import Timeouts
 
 __all__ = ["CapturedMessage", "MailItem", "Mailer"]
 
@@ -118,9 +120,16 @@ class _PartOutcome:
 class Mailer:
     """Sends mail through a pool of reused connections; safe to share between threads.
 
-    ``security``: ``"starttls"`` (default; fails if the server does not offer it),
-    ``"tls"`` (TLS from the first byte, port 465) or ``"none"``. Certificates are
-    verified unless ``ssl_context`` says otherwise. ``username`` with ``password``
+    ``security``: ``"starttls"`` (default; fails if the server does not offer it,
+    nothing sent), ``"tls"`` (TLS from the first byte, port 465),
+    ``"starttls-opportunistic"`` (STARTTLS when offered, clear text otherwise) or
+    ``"none"``. Certificates and host names are verified, against the system's CAs or
+    ``ca_file``, unless ``ssl_context`` says otherwise or
+    ``dangerously_skip_tls_verify=True`` (logged as a warning).
+
+    ``timeout`` bounds every wait; ``timeouts`` (:class:`Timeouts`) sets one limit per
+    phase instead. Either way ``Timeouts.total`` (default 300 s) bounds a whole
+    ``send`` call: a stalled server never holds the caller longer. ``username`` with ``password``
     logs in with ``login()``; with ``oauth_token`` (a string, or a callable called for
     each new connection) with ``login_oauth2()``. ``protocol="lmtp"`` speaks LMTP;
     a ``host`` starting with ``/`` is a Unix socket path.
@@ -144,6 +153,9 @@ class Mailer:
         timeout: float | None = DEFAULT_TIMEOUT,
         local_hostname: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        ca_file: str | None = None,
+        dangerously_skip_tls_verify: bool = False,
+        timeouts: Timeouts | None = None,
         pool_size: int = 4,
         max_messages_per_connection: int = 100,
         idle_timeout: float = 30.0,
@@ -169,7 +181,14 @@ class Mailer:
             local_hostname=local_hostname,
             ssl_context=ssl_context,
             pipelining=pipelining,
+            timeouts=timeouts,
         )
+        if security != "none" or ca_file is not None or dangerously_skip_tls_verify:
+            # One context for every connection: loading the CA store per connection is slow.
+            context = tls_context(
+                ssl_context, ca_file, dangerously_skip_tls_verify, where=settings.address
+            )
+            settings = dataclasses.replace(settings, ssl_context=context)
         # The pool holds the factory, not the Mailer, so a Mailer can be garbage collected.
         self._connection_factory = ConnectionFactory(settings)
         if retries < 0 or retry_delay < 0 or max_retry_delay < 0:
@@ -263,7 +282,9 @@ class Mailer:
         if outboxes:
             results = self._capture(items, outboxes)
         else:
-            results = self._deliver(items, self.retries if retries is None else retries)
+            total = self.settings.phase_timeouts.total
+            deadline = None if total is None else time.monotonic() + total
+            results = self._deliver(items, self.retries if retries is None else retries, deadline)
         for result in results:
             self._report(result)
         return results
@@ -280,7 +301,9 @@ class Mailer:
             results.append(result)
         return results
 
-    def _deliver(self, items: list[MailItem], retries: int) -> list[SendResult]:
+    def _deliver(
+        self, items: list[MailItem], retries: int, deadline: float | None = None
+    ) -> list[SendResult]:
         if not items:
             return []
         indexed = list(enumerate(items))
@@ -290,7 +313,7 @@ class Mailer:
         threads = [
             threading.Thread(
                 target=self._send_part,
-                args=(run, retries, outcome),
+                args=(run, retries, outcome, deadline),
                 name=f"smtp-mailer-{index}",
                 daemon=True,
             )
@@ -299,7 +322,7 @@ class Mailer:
         ]
         for thread in threads:
             thread.start()
-        self._send_part(runs[0], retries, outcomes[0])
+        self._send_part(runs[0], retries, outcomes[0], deadline)
         for thread in threads:
             thread.join()
         for outcome in outcomes:
@@ -315,7 +338,11 @@ class Mailer:
         return results
 
     def _send_part(
-        self, run: list[tuple[int, MailItem]], retries: int, outcome: _PartOutcome
+        self,
+        run: list[tuple[int, MailItem]],
+        retries: int,
+        outcome: _PartOutcome,
+        deadline: float | None = None,
     ) -> None:
         """Send one part of a batch, retrying temporary failures; never raises."""
         try:
@@ -323,11 +350,13 @@ class Mailer:
             for attempt in range(retries + 1):
                 if attempt:
                     delay = min(self.retry_delay * 2 ** (attempt - 1), self.max_retry_delay)
+                    if deadline is not None and time.monotonic() + delay >= deadline:
+                        return  # no time left: the temporary refusals stand
                     logger.info(
                         "retrying %d temporarily refused message(s) in %.3gs", len(pending), delay
                     )
                     time.sleep(delay)
-                self._transmit(pending, outcome)
+                self._transmit(pending, outcome, deadline)
                 if outcome.setup_error is not None:
                     return
                 pending = [
@@ -338,13 +367,19 @@ class Mailer:
         except BaseException as exc:  # handed to the calling thread
             outcome.crash = exc
 
-    def _transmit(self, pending: list[tuple[int, MailItem]], outcome: _PartOutcome) -> None:
+    def _transmit(
+        self, pending: list[tuple[int, MailItem]], outcome: _PartOutcome, deadline: float | None
+    ) -> None:
         """Send ``pending`` over pooled connections, replacing ones lost before a transaction."""
         queue = list(pending)
         reconnects = 0
         while queue:
             try:
-                connection = self._pool.acquire()
+                self._connection_factory.set_deadline(deadline)
+                try:
+                    connection = self._pool.acquire()
+                finally:
+                    self._connection_factory.set_deadline(None)
             except (SMTPException, OSError, ValueError) as exc:
                 logger.warning("could not connect to %s: %s", self.settings.address, exc)
                 outcome.setup_error = exc
@@ -358,7 +393,11 @@ class Mailer:
             try:
                 if self._rate_limiter is not None:
                     self._rate_limiter.acquire()
-                sent = connection.smtp.send_many(item for _, item in batch)
+                connection.smtp.deadline = deadline
+                try:
+                    sent = connection.smtp.send_many(item for _, item in batch)
+                finally:
+                    connection.smtp.deadline = None
             except BaseException:
                 self._pool.release(connection, reusable=False)  # unknown state: never reused
                 raise

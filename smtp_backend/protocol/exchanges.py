@@ -167,8 +167,15 @@ class ClientSession:
 
     def _server_features(self) -> ServerFeatures:
         return ServerFeatures.from_esmtp(
-            self.esmtp_features, esmtp=self.does_esmtp, lmtp=self.ehlo_msg == "lhlo"
+            self.esmtp_features,
+            esmtp=self.does_esmtp,
+            lmtp=self.ehlo_msg == "lhlo",
+            tls_verified=self._tls_verified(),
         )
+
+    def _tls_verified(self) -> bool:
+        """True over TLS whose certificate and host name were verified (the driver knows)."""
+        return False
 
     def _forget_session(self) -> None:
         """What the server said before STARTTLS or QUIT no longer holds."""
