@@ -68,13 +68,6 @@ class MailSettings:
             retries=_optional(get("MAIL_RETRIES"), int),
         )
 
-    @property
-    def security(self) -> str:
-        """The Mailer's word for the TLS mode: implicit TLS, STARTTLS, or none (the default)."""
-        if self.use_ssl:
-            return "tls"
-        return "starttls" if self.use_tls else "none"
-
     def ssl_context(self) -> ssl.SSLContext:
         """Verifying by default (Flask-Mail's smtplib does not verify): ``MAIL_CA_FILE`` is
         trusted when set; ``MAIL_VERIFY_TLS = False`` turns verification off."""
