@@ -1,0 +1,1 @@
+"""The throughput benchmark of smtp_backend against its Python peers (see README.md)."""
