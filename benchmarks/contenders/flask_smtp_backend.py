@@ -25,6 +25,7 @@ TIMEOUT = 60.0
 @functools.cache
 def _app_and_mail(host: str, port: int) -> tuple[Any, Any]:
     from flask import Flask
+
     from flask_smtp_backend import Mail
 
     app = Flask("flask_smtp_backend_benchmark")

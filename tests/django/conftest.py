@@ -27,7 +27,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.django.settings")
 django.setup()
 
 from django_smtp_backend import close_shared_mailers  # noqa: E402
-
 from tests.servers import RecordingSMTPServer  # noqa: E402
 
 

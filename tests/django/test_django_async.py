@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from django.core.mail import EmailMessage
-from django_smtp_backend import EmailBackend, aclose_shared_mailers, post_send
 
+from django_smtp_backend import EmailBackend, aclose_shared_mailers, post_send
 from smtp_backend import SendResult
 from tests.servers import REFUSED_DOMAIN, RecordingSMTPServer
 

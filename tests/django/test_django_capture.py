@@ -8,6 +8,7 @@ import django
 import pytest
 from django.core import mail
 from django.core.mail import EmailMessage, send_mail
+
 from django_smtp_backend import EmailBackend
 
 pytestmark = pytest.mark.timeout(30)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from django.core.mail import EmailMessage, get_connection
-from django_smtp_backend import EmailBackend
 
+from django_smtp_backend import EmailBackend
 from tests.servers import RecordingSMTPServer
 
 pytestmark = pytest.mark.timeout(30)

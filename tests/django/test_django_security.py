@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from django.core.mail import EmailMessage, send_mail
-from django_smtp_backend import EmailBackend
 
+from django_smtp_backend import EmailBackend
 from tests.servers import AUTH_PASSWORD, AUTH_USER, OAUTH_TOKEN, RecordingSMTPServer
 
 pytestmark = pytest.mark.timeout(30)

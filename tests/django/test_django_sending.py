@@ -14,8 +14,8 @@ import pytest
 from django.core import mail
 from django.core.mail import EmailMessage, send_mail, send_mass_mail
 from django.core.management import call_command
-from django_smtp_backend import CancelSend, EmailBackend, post_send, pre_send
 
+from django_smtp_backend import CancelSend, EmailBackend, post_send, pre_send
 from smtp_backend import MessageState, SendResult
 from tests.servers import REFUSED_DOMAIN, RecordingSMTPServer
 

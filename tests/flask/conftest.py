@@ -15,8 +15,8 @@ except ImportError:  # a plain checkout: the package lives under integrations/
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integrations"))
 
 from flask import Flask
-from flask_smtp_backend import Mail
 
+from flask_smtp_backend import Mail
 from tests.servers import RecordingSMTPServer
 
 MailFactory = Callable[..., Mail]

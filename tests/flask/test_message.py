@@ -11,8 +11,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from flask_smtp_backend import Attachment, BadHeaderError, Mail, Message
 
+from flask_smtp_backend import Attachment, BadHeaderError, Mail, Message
 from tests.flask.conftest import MailFactory
 
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+
 from flask_smtp_backend import Mail, MailState, Message, email_dispatched
 from flask_smtp_backend.mailer_setup import TranscriptHandler
-
 from tests.conftest import SMTPServerFactory
 from tests.flask.conftest import MailFactory
 from tests.servers import RecordingSMTPServer

@@ -9,8 +9,8 @@ import socket
 
 import pytest
 from flask import Flask
-from flask_smtp_backend import Mail, Message, email_dispatched
 
+from flask_smtp_backend import Mail, Message, email_dispatched
 from smtp_backend import MessageState, SMTPRecipientsRefused, SMTPSenderRefused
 from tests.flask.conftest import MailFactory
 from tests.servers import REFUSED_DOMAIN, REJECTED_SENDER, RecordingSMTPServer

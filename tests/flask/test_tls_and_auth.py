@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 import trustme
-from flask_smtp_backend import Mail, Message
 
+from flask_smtp_backend import Mail, Message
 from smtp_backend import SMTPAuthenticationError
 from tests.conftest import SMTPServerFactory
 from tests.flask.conftest import MailFactory

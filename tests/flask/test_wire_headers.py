@@ -6,6 +6,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 
 import pytest
+
 from flask_smtp_backend.message import _POLICY
 from flask_smtp_backend.wire_headers import set_address_header, set_header, set_text
 
