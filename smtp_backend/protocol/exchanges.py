@@ -33,6 +33,7 @@ from ..errors import (
     SMTPDataError,
     SMTPException,
     SMTPInsecureAuthError,
+    SMTPInvalidInputError,
     SMTPNotSupportedError,
     SMTPProtocolError,
     SMTPRecipientsRefused,
@@ -50,6 +51,8 @@ from .features import ServerFeatures, parse_ehlo_features
 from .transaction import PreparedTransaction, prepare_transaction
 
 T = TypeVar("T")
+MAX_LINE_OCTETS = 998  # RFC 5322 §2.1.1 (and RFC 5321 §4.5.3.1.6): octets before each CRLF
+_SCAN_WINDOW = (MAX_LINE_OCTETS + 2) // 2  # a longer line fills at least one aligned window
 MAX_CHALLENGES = 5  # AUTH challenges answered before giving up, as smtplib
 OAUTH_MECHANISMS = ("OAUTHBEARER", "XOAUTH2")  # login_oauth2 tries them in this order
 AuthObject = Callable[..., "str | bytes | None"]
@@ -119,6 +122,8 @@ class ClientSession:
     chunking = True
     #: Allow AUTH over an unencrypted connection to a host that is not loopback.
     allow_insecure_auth = False
+    #: Send message lines over 998 octets (RFC 5322 §2.1.1) instead of refusing them.
+    allow_long_lines = False
 
     esmtp_features: dict[str, str]
     command_encoding: str
@@ -410,6 +415,51 @@ def auth(
 # -- transactions ------------------------------------------------------------------
 
 
+def longest_line_over_limit(payload: bytes, *, stuffed: bool) -> int | None:
+    """The length of a line of ``payload`` over MAX_LINE_OCTETS, or None (the usual case).
+
+    Cheap on the hot path: one ``find`` per window of 500 octets, in C; a line over the
+    limit must fill a whole window, and only then are the lines measured.
+    """
+    size = len(payload)
+    if size <= MAX_LINE_OCTETS:
+        return None
+    window = _SCAN_WINDOW
+    if all(payload.find(b"\n", start, start + window) >= 0 for start in range(0, size, window)):
+        return None
+    for line in payload.split(b"\n"):
+        length = len(line) - line.endswith(b"\r") - (stuffed and line.startswith(b"."))
+        if length > MAX_LINE_OCTETS:
+            return length
+    return None
+
+
+def check_line_lengths(session: ClientSession, txn: PreparedTransaction) -> None:
+    """Refuse a message with a line the receiving server may cut or reject (unless allowed)."""
+    if session.allow_long_lines:
+        return
+    length = longest_line_over_limit(txn.payload, stuffed=not txn.use_bdat)
+    if length is not None:
+        raise SMTPInvalidInputError(
+            f"the message has a line of {length} octets; RFC 5322 allows {MAX_LINE_OCTETS} "
+            "before each CRLF. Build it with EmailMessage.set_content() (which chooses "
+            "quoted-printable or base64 for long lines), encode the body, or set "
+            "allow_long_lines = True on the connection to send it as is"
+        )
+
+
+def _prepared(
+    session: ClientSession, item: Any, features: ServerFeatures, use_bdat: bool
+) -> PreparedTransaction | UnpreparedMessage:
+    prepared = prepare_item(item, features, use_bdat)
+    if isinstance(prepared, PreparedTransaction):
+        try:
+            check_line_lengths(session, prepared)
+        except SMTPInvalidInputError as exc:
+            return UnpreparedMessage(exc, prepared.sender, prepared.recipients, prepared.message_id)
+    return prepared
+
+
 def send_message_arguments(
     session: ClientSession,
     msg: Any,
@@ -447,6 +497,7 @@ def sendmail(
     if not features.smtputf8 and not any(o.lower() == "smtputf8" for o in mail_options):
         "".join([from_addr, *recipients]).encode("ascii")  # smtplib's UnicodeEncodeError
     txn = prepare_transaction(envelope, features, use_bdat=False)
+    check_line_lengths(session, txn)
     if not recipients:
         try:
             yield from rset(session)
@@ -463,7 +514,7 @@ def send_many(
     """Every message over this connection, pipelined; one result each (after EHLO/HELO)."""
     features = session._server_features()
     use_bdat = session.chunking and session.pipelining and features.chunking and not features.lmtp
-    items = (prepare_item(item, features, use_bdat) for item in messages)
+    items = (_prepared(session, item, features, use_bdat) for item in messages)
     return (yield from batch(session, items, features, window=window or DEFAULT_WINDOW))
 
 
