@@ -7,6 +7,7 @@ those bytes. dkimpy is the optional extra ``smtp-backend[dkim]``.
 
 from __future__ import annotations
 
+import dataclasses
 import email.message
 import importlib
 from collections.abc import Sequence
@@ -14,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .message import envelope_addresses, flatten_message, needs_smtputf8
 from .protocol import normalize_line_endings
 from .results import Envelope
+from .sending import message_envelope
 
 ALGORITHMS = ("rsa-sha256", "ed25519-sha256")
 # RFC 6376 §5.4.1's recommended set, those present in the message are signed.
@@ -85,15 +86,9 @@ class DKIM:
     def sign_item(self, item: Envelope | email.message.Message) -> Envelope:
         """A batch item as an Envelope whose data is signed; the envelope is unchanged."""
         if isinstance(item, Envelope):
-            return Envelope(
-                item.sender, item.recipients, self.sign(item.data), item.mail_options,
-                item.rcpt_options, item.dsn, item.require_tls,
-            )  # fmt: skip
-        sender, recipients = envelope_addresses(item)
-        international = needs_smtputf8(sender, recipients)
-        data = flatten_message(item, international=international)
-        options = ("SMTPUTF8", "BODY=8BITMIME") if international else ()
-        return Envelope(sender, recipients, self.sign(data), options)
+            return dataclasses.replace(item, data=self.sign(item.data))
+        envelope = message_envelope(item)
+        return dataclasses.replace(envelope, data=self.sign(envelope.data))
 
 
 def _header_names(data: bytes) -> set[str]:

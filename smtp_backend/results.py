@@ -81,6 +81,7 @@ class Envelope:
     rcpt_options: Sequence[str] = ()
     dsn: DSN | None = None  # delivery status notifications to ask for (RFC 3461)
     require_tls: bool = False  # RFC 8689: refused locally unless TLS is verified and offered
+    message_id: str | None = None  # reported back in the SendResult, for correlation
 
     def __post_init__(self) -> None:
         if isinstance(self.recipients, str):

@@ -16,6 +16,15 @@ from .results import Envelope, MessageState, SendResult
 Message = email.message.Message
 
 
+def message_envelope(msg: Message) -> Envelope:
+    """The envelope and wire bytes of a message, by smtplib's ``send_message`` rules."""
+    sender, recipients = envelope_addresses(msg)
+    international = needs_smtputf8(sender, recipients)
+    data = flatten_message(msg, international=international)
+    options = ("SMTPUTF8", "BODY=8BITMIME") if international else ()
+    return Envelope(sender, recipients, data, options, message_id=msg.get("Message-ID"))
+
+
 def prepare_item(
     item: Envelope | Message, features: ServerFeatures, use_bdat: bool
 ) -> PreparedTransaction | UnpreparedMessage:
@@ -25,18 +34,14 @@ def prepare_item(
     message_id: str | None = None
     try:
         if isinstance(item, Envelope):
-            sender, recipients = item.sender, tuple(item.recipients)
+            sender, recipients, message_id = item.sender, tuple(item.recipients), item.message_id
             return prepare_transaction(item, features, use_bdat=use_bdat)
         if not isinstance(item, email.message.Message):
             raise TypeError(f"expected an email.message.Message or an Envelope, got {item!r}")
         message_id = item.get("Message-ID")
-        sender, recipient_list = envelope_addresses(item)
-        recipients = tuple(recipient_list)
-        international = needs_smtputf8(sender, recipients)
-        data = flatten_message(item, international=international)
-        options = ("SMTPUTF8", "BODY=8BITMIME") if international else ()
-        envelope = Envelope(sender, recipients, data, options)
-        return prepare_transaction(envelope, features, use_bdat=use_bdat, message_id=message_id)
+        envelope = message_envelope(item)
+        sender, recipients = envelope.sender, tuple(envelope.recipients)
+        return prepare_transaction(envelope, features, use_bdat=use_bdat)
     except (SMTPNotSupportedError, TypeError, ValueError) as exc:
         # Bad input (SMTPInvalidInputError, SMTPMessageTooLarge are ValueErrors) fails
         # this message alone, before any of its bytes are sent.

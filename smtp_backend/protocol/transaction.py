@@ -136,5 +136,12 @@ def prepare_transaction(
     else:
         payload = dot_stuff(canonical) + DATA_TERMINATOR
     return PreparedTransaction(
-        envelope.sender, recipients, mail, rcpts, payload, use_bdat, size, message_id
+        envelope.sender,
+        recipients,
+        mail,
+        rcpts,
+        payload,
+        use_bdat,
+        size,
+        message_id if message_id is not None else envelope.message_id,
     )
