@@ -63,7 +63,9 @@ def _render(report: ProbeReport, out: Console) -> None:
     if report.tls is not None:
         _tls(report.tls, report.host, out)
     if report.ehlo_after_tls is not None:
-        _extensions("EHLO extensions after STARTTLS", report.ehlo_after_tls, out)
+        verified = report.tls is not None and report.tls.verified
+        title = "EHLO extensions after STARTTLS" + ("" if verified else " (UNVERIFIED connection)")
+        _extensions(title, report.ehlo_after_tls, out)
     if report.auth is not None:
         auth = report.auth
         mark = {"accepted": OK, "rejected": FAILED, "not tried": FAILED}.get(auth.outcome, NOTE)

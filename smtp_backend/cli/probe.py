@@ -37,7 +37,7 @@ class TLSReport:
 @dataclass
 class AuthReport:
     mechanisms: tuple[str, ...]
-    outcome: str  # "accepted", "rejected", "not tried" or "no credentials"
+    outcome: str  # "accepted", "rejected", "not tried", "not given" or "not offered"
     detail: str = ""
 
 
@@ -252,8 +252,8 @@ def _authenticate(target: ServerTarget, report: ProbeReport, smtp: SMTP) -> None
     user = target.mailer_arguments.get("username")
     password = target.mailer_arguments.get("password")
     if not user or password is None:
-        outcome = "no credentials" if mechanisms else "not offered"
-        report.auth = AuthReport(mechanisms, outcome, "no credentials given: not tried")
+        outcome = "not given" if mechanisms else "not offered"
+        report.auth = AuthReport(mechanisms, outcome, "give --user (and a password) to try them")
         return
     if not mechanisms:
         report.auth = AuthReport(mechanisms, "not tried", "the server offers no AUTH")
