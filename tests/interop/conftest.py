@@ -34,10 +34,14 @@ def text_message(sender: str, recipient: str, subject: str, body: bytes) -> byte
 
 @pytest.fixture
 def arrived(postfix: PostfixInstance) -> Arrived:
-    """``arrived(recipient)``: the one message delivered to ``recipient`` (waits for it)."""
+    """``arrived(recipient)``: the one message delivered to ``recipient``.
+
+    Waits until Postfix's queue is empty, so a duplicate delivery would show too.
+    """
 
     def only_message(recipient: str) -> DeliveredMessage:
-        [message] = postfix.inbox.wait_for(recipient)
+        postfix.wait_until_delivered()
+        [message] = postfix.inbox.for_recipient(recipient)
         return message
 
     return only_message

@@ -68,16 +68,12 @@ class Maildir:
     def wait_for(
         self, address: str, count: int = 1, timeout: float = 20.0
     ) -> list[DeliveredMessage]:
-        """The messages delivered to ``address`` once there are ``count`` (or fail at timeout).
-
-        Waits a little more after reaching ``count`` so that a duplicate delivery shows.
-        """
+        """The messages delivered to ``address`` once there are ``count`` (or fail at timeout)."""
         deadline = time.monotonic() + timeout
         while True:
             found = self.for_recipient(address)
             if len(found) >= count:
-                time.sleep(0.2)
-                return self.for_recipient(address)
+                return found
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"{len(found)} of {count} message(s) for {address} arrived in {timeout}s"

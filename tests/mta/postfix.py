@@ -262,6 +262,15 @@ smtpd_sasl_security_options = noanonymous
         if (self.queue_dir / "pid" / "master.pid").exists():
             self._postfix("stop")
 
+    def wait_until_delivered(self, timeout: float = 20.0) -> None:
+        """Return once the queue is empty: every accepted message (and DSN) is delivered."""
+        deadline = time.monotonic() + timeout
+        queues = [self.queue_dir / name for name in ("maildrop", "incoming", "active", "deferred")]
+        while any(entry.is_file() for queue in queues for entry in queue.rglob("*")):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"mail still queued after {timeout}s:\n{self.log()[-3000:]}")
+            time.sleep(0.02)
+
     def session_commands(self, client_port: int, timeout: float = 10.0) -> dict[str, str]:
         """smtpd's count per command of the session from ``client_port`` (once it ended).
 
