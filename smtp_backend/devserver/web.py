@@ -28,7 +28,8 @@ CONTENT_SECURITY_POLICY = (
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # not "no-referrer": with it a browser sends "Origin: null" and the delete form is refused
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 _ID = r"(?P<id>[A-Za-z0-9][A-Za-z0-9._-]*)"
@@ -49,6 +50,7 @@ body { font: 15px/1.4 system-ui, sans-serif; margin: 0 auto; max-width: 72rem; p
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #ddd;
   vertical-align: top; overflow-wrap: anywhere; }
+.summary th, .headers th { width: 14rem; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; padding: .75rem; }
 iframe { width: 100%; height: 28rem; border: 1px solid #ccc; resize: vertical; }
 nav, form { display: inline-block; margin-right: 1rem; }

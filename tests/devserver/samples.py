@@ -22,9 +22,9 @@ def simple_message(subject: str = "Hello", to: str = "bob@example.test") -> Emai
     return message
 
 
-def rich_message(subject: str = HOSTILE_SUBJECT) -> EmailMessage:
+def rich_message(subject: str = HOSTILE_SUBJECT, html: str = HOSTILE_HTML) -> EmailMessage:
     """Text, HTML and a PDF attachment with a non-ASCII file name."""
     message = simple_message(subject)
-    message.add_alternative(HOSTILE_HTML, subtype="html")
+    message.add_alternative(html, subtype="html")
     message.add_attachment(PDF_BYTES, maintype="application", subtype="pdf", filename="résumé.pdf")
     return message
