@@ -32,6 +32,7 @@ def make_app(redis_url: str, **conf: Any) -> Celery:
             "visibility_timeout": VISIBILITY_TIMEOUT,
             "unacked_restore_interval": 1,
             "unacked_restore_throttle": 1,
+            "unacked_mutex_expire": 2,  # a worker killed holding the restore lock blocks it so long
         },
         result_expires=600,
         smtp_backend_step=STEP,
