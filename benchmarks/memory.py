@@ -49,8 +49,11 @@ def measure(host: str, port: int, count: int) -> dict[str, float]:
 def measure_in_subprocess(host: str, port: int, count: int, timeout: float) -> dict[str, float]:
     """Run ``measure`` in a fresh interpreter, so nothing else inflates its peak."""
     argv = [sys.executable, "-m", "benchmarks.memory", "--host", host, "--port", str(port)]
+    # Linux carries ru_maxrss across exec, so a child forked from this (large) process
+    # would start with our peak; a shell that forks it in turn hands it a fresh count
+    via_shell = ["/bin/sh", "-c", '"$0" "$@"; exit $?']
     completed = subprocess.run(
-        [*argv, "--count", str(count)],
+        [*via_shell, *argv, "--count", str(count)],
         cwd=REPO,
         capture_output=True,
         text=True,

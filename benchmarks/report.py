@@ -49,6 +49,7 @@ class Run:
     memory: dict[str, Any] | None = None
     memory_note: str = ""
     notes: list[str] = field(default_factory=list)
+    load_at_start: str = field(default_factory=lambda: load_average())
 
     def baseline(self, cell: Cell, baseline_name: str) -> float | None:
         for other in self.cells:
@@ -74,6 +75,11 @@ def machine() -> str:
         f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
         f"{platform.python_implementation()} {platform.python_version()}"
     )
+
+
+def load_average() -> str:
+    """The 1-minute load: above the core count, loopback rates are shared with others."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def versions() -> str:
@@ -123,7 +129,8 @@ def markdown(run: Run, baseline_name: str, links: tuple[str, str]) -> str:
         "",
         f"Written by `{run.command}` on {today}.",
         "",
-        f"- Machine: {machine()}",
+        f"- Machine: {machine()}; load average {run.load_at_start} at the start, "
+        f"{load_average()} at the end",
         f"- Peers: {versions()}",
         f"- Messages: the same pre-built ~2 KB messages, one recipient each, all over one "
         f"connection per cell; N = {run.n_loopback} on loopback (median of {run.repeat} runs), "
