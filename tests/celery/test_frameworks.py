@@ -1,0 +1,106 @@
+"""Django and Flask queueing to real Celery workers: each message arrives exactly once."""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+if importlib.util.find_spec("django_smtp_backend") is None:  # a plain checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integrations"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.django.settings")
+
+import django
+
+django.setup()
+
+from django.core import mail as django_mail  # noqa: E402
+
+from tests.celery.conftest import WorkerFactory  # noqa: E402
+from tests.celery.test_worker import all_results, arrivals, smtp_url  # noqa: E402
+from tests.servers import RecordingSMTPServer  # noqa: E402
+
+COUNT = 1500
+
+
+def test_django_messages_queued_by_the_celery_backend_arrive_exactly_once(
+    smtp_server: RecordingSMTPServer, start_worker: WorkerFactory, celery_app: Any
+) -> None:
+    start_worker(smtp_url(smtp_server))
+    backend = django_mail.get_connection(
+        "django_smtp_backend.celery_backend.CeleryEmailBackend", celery_app=celery_app
+    )
+    messages = [
+        django_mail.EmailMessage(
+            f"Subject {n}",
+            f"body {n}\n",
+            to=[f"user{n}@example.test"],
+            bcc=["audit@example.test"],
+            headers={"X-Test-Key": f"d{n}"},
+        )
+        for n in range(COUNT)
+    ]
+
+    assert backend.send_messages(messages) == COUNT
+    results = all_results(backend.last_batches)
+
+    assert {result["state"] for result in results.values()} == {"sent"}
+    assert arrivals(smtp_server) == collections.Counter(f"d{n}" for n in range(COUNT))
+    first = next(m for m in smtp_server.messages if b"X-Test-Key: d0\r\n" in m.content)
+    assert first.mail_from == "webmaster@example.test"
+    assert first.rcpt_tos == ("user0@example.test", "audit@example.test")
+    assert b"Bcc" not in first.content
+
+
+def test_flask_messages_queued_with_enqueue_mail_arrive_exactly_once(
+    smtp_server: RecordingSMTPServer, start_worker: WorkerFactory, celery_app: Any
+) -> None:
+    from flask import Flask
+
+    from flask_smtp_backend import Mail, Message
+    from flask_smtp_backend.celery_queue import enqueue_mail
+
+    start_worker(smtp_url(smtp_server))
+    app = Flask("queued")
+    app.config.update(MAIL_DEFAULT_SENDER="app@example.test", MAIL_QUEUE_BATCH_SIZE=60)
+    mail = Mail(app)
+    messages = [
+        Message(
+            f"Subject {n}",
+            recipients=[f"user{n}@example.test"],
+            body=f"body {n}",
+            extra_headers={"X-Test-Key": f"f{n}"},
+        )
+        for n in range(COUNT)
+    ]
+
+    with app.app_context():
+        batches = enqueue_mail(messages, celery_app=celery_app)
+    results = all_results(batches)
+
+    assert len(batches) == COUNT // 60
+    assert {result["state"] for result in results.values()} == {"sent"}
+    assert arrivals(smtp_server) == collections.Counter(f"f{n}" for n in range(COUNT))
+    assert {m.mail_from for m in smtp_server.messages} == {"app@example.test"}
+    mail.state.close()
+
+
+def test_flask_suppressed_mail_is_captured_not_queued(celery_app: Any, redis_client: Any) -> None:
+    from flask import Flask
+
+    from flask_smtp_backend import Mail, Message
+    from flask_smtp_backend.celery_queue import enqueue_mail
+
+    app = Flask("suppressed")
+    app.config.update(MAIL_DEFAULT_SENDER="app@example.test", TESTING=True)
+    mail = Mail(app)
+
+    with app.app_context():
+        assert (
+            enqueue_mail(Message("hi", recipients=["a@example.test"]), celery_app=celery_app) == []
+        )
+        assert [m.subject for m in mail.outbox] == ["hi"]
+    assert redis_client.llen("celery") == 0
