@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .dsn import DSN
-from .errors import SMTPException, SMTPServerDisconnected
+from .errors import SMTPException, SMTPResponseException, SMTPServerDisconnected
 from .status import Classification, EnhancedCode, classify, describe_enhanced
 
 
@@ -136,6 +136,8 @@ class SendResult:
             return Classification.UNKNOWN
         if self.state is MessageState.NOT_ATTEMPTED:
             error = self.error
+            if isinstance(error, SMTPResponseException) and error.smtp_code >= 400:
+                return classify(error.smtp_code)  # e.g. a 421 greeting: try again later
             lost = isinstance(error, SMTPServerDisconnected) or (
                 isinstance(error, OSError) and not isinstance(error, SMTPException)
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smtp_backend.errors import (
+    SMTPConnectError,
     SMTPInvalidInputError,
     SMTPMessageTooLarge,
     SMTPRecipientsRefused,
@@ -93,6 +94,8 @@ def test_unknown_fate_is_never_retryable() -> None:
     ("error", "expected"),
     [
         (SMTPServerDisconnected("lost"), Classification.TEMPORARY),
+        (SMTPConnectError(421, b"4.3.2 shutting down"), Classification.TEMPORARY),
+        (SMTPConnectError(554, b"5.7.1 go away"), Classification.PERMANENT),
         (ConnectionResetError(104, "reset"), Classification.TEMPORARY),
         (SMTPInvalidInputError("bad address"), Classification.PERMANENT),
         (SMTPMessageTooLarge(10, 5), Classification.PERMANENT),
