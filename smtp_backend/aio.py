@@ -309,6 +309,9 @@ class AsyncSMTP(ClientSession):
                 raise
 
     async def _perform(self, step: ex.Step) -> Reply | None:
+        if step is CLOSE:  # also when already closed: a batch ends with it after a loss
+            self.close()
+            return None
         stream = self._stream
         if stream is None:
             raise SMTPServerDisconnected("please run connect() first")
@@ -330,8 +333,6 @@ class AsyncSMTP(ClientSession):
             if reply.code < 0:
                 self.close()  # not SMTP: the stream's position is unknown
             return reply
-        if step is CLOSE:
-            self.close()
         return None
 
     # -- plain commands ------------------------------------------------------------

@@ -11,6 +11,8 @@ closed at once and recorded in ``errors`` too.
         Expect(rb"QUIT", b"221 bye\\r\\n"),
         Close(),
     )
+
+``Flood`` sends an endless reply; ``Serve`` ends a script as a well-behaved server.
 """
 
 from __future__ import annotations
@@ -80,7 +82,22 @@ class Reset:
     """Abort the connection (RST)."""
 
 
-Step = Send | Expect | ReadData | ReadBytes | StartTLS | Stall | Close | Reset
+@dataclass(frozen=True)
+class Flood:
+    """Send ``data`` again and again until the client stops reading (an endless reply)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Serve:
+    """From here on, a well-behaved server: 250 to MAIL/RCPT/RSET/NOOP, DATA read into
+    ``messages``, 221 and close on QUIT."""
+
+    ehlo: bytes = b"250 fake.test\r\n"
+
+
+Step = Send | Expect | ReadData | ReadBytes | StartTLS | Stall | Close | Reset | Flood | Serve
 
 
 def ehlo_reply(*keywords: str, hostname: str = "fake.test") -> bytes:
@@ -278,4 +295,28 @@ class ScriptedServer:
             linger_now = struct.pack("ii", 1, 0)
             connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_now)
             return False
+        elif isinstance(step, Flood):
+            with contextlib.suppress(OSError):
+                while not self._stopping.is_set():
+                    connection.sock.sendall(step.data * 64)
+            return False
+        elif isinstance(step, Serve):
+            return self._serve_well(connection, step)
         return True
+
+    def _serve_well(self, connection: _Connection, step: Serve) -> bool:
+        while True:
+            verb = connection.read_until(b"\n")[:4].upper()
+            if verb == b"QUIT":
+                connection.sock.sendall(b"221 bye\r\n")
+                return False
+            if verb in (b"EHLO", b"HELO"):
+                connection.sock.sendall(step.ehlo)
+            elif verb == b"DATA":
+                connection.sock.sendall(b"354 go ahead\r\n")
+                self.messages.append(connection.read_data())
+                connection.sock.sendall(b"250 2.0.0 queued\r\n")
+            elif verb in (b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+                connection.sock.sendall(b"250 ok\r\n")
+            else:
+                connection.sock.sendall(b"502 5.5.1 not in this script\r\n")
