@@ -22,18 +22,18 @@ EXPIRY_WARNING_DAYS = 14
 
 
 @click.command()
-@click.argument("url", required=False, metavar="[URL]")
+@click.argument("target_url", required=False, metavar="[URL]")
 @click.option("--debug", is_flag=True, help="Print the SMTP transcript (credentials redacted).")
 @server_options
 @click.pass_context
-def check(ctx: click.Context, /, url: str | None, debug: bool, **flags: Any) -> None:
+def check(ctx: click.Context, /, target_url: str | None, debug: bool, **flags: Any) -> None:
     """Connect to the server at URL (or --url/$SMTP_BACKEND_URL) and report its greeting,
     extensions, TLS and certificate, and AUTH, trying the credentials if given.
 
     Exit status: 0 all good, 1 a problem found, 2 the server could not be reached.
     """
     target = resolve_target(
-        url or flags["url"],
+        target_url or flags["url"],
         flags["host"],
         flags["port"],
         flags["security"],

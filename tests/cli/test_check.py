@@ -154,3 +154,16 @@ def test_unreachable_server_exits_2(invoke: Invoke, unused_port: int) -> None:
     result = invoke("check", f"smtp://127.0.0.1:{unused_port}", "--timeout", "5")
     assert result.exit_code == 2
     assert f"cannot connect to smtp://127.0.0.1:{unused_port}" in result.stdout
+
+
+def test_url_from_the_option_and_from_the_environment(
+    invoke: Invoke, smtp_server: RecordingSMTPServer, monkeypatch: object
+) -> None:
+    url = f"smtp://127.0.0.1:{smtp_server.port}"
+    by_option = invoke("check", "--url", url)
+    assert by_option.exit_code == 0, by_option.output
+    assert "greeting: 220" in by_option.stdout
+    monkeypatch.setenv("SMTP_BACKEND_URL", url)  # type: ignore[attr-defined]
+    by_environment = invoke("check")
+    assert by_environment.exit_code == 0, by_environment.output
+    assert "greeting: 220" in by_environment.stdout
