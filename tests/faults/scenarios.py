@@ -26,6 +26,7 @@ from tests.servers.scripted import (
     ReadData,
     Reset,
     Send,
+    Serve,
     Stall,
     Step,
     ehlo_reply,
@@ -54,6 +55,7 @@ class Fault:
     raises: type[BaseException] | tuple[type[BaseException], ...] | None = None
     states: tuple[MessageState, MessageState] | None = None  # of the two messages
     error: type[BaseException] = SMTPException  # each unsent message's error
+    closes: bool = True  # the client closes the connection (its state is unknown)
 
 
 FAULTS = [
@@ -165,5 +167,18 @@ FAULTS = [
         "421 after the final dot",
         (GREETING, EHLO, MAIL, RCPT, DATA, ReadData(b"421 4.3.2 shutting down\r\n"), Close()),
         states=(REFUSED, NOT_ATTEMPTED),
+    ),
+    # -- PIPELINING advertised, then pipelined commands refused --------------------------
+    Fault(
+        "pipelined commands rejected",
+        (
+            GREETING,
+            Expect(EHLO.pattern, ehlo_reply("PIPELINING")),
+            *[replying(step, b"503 5.5.1 no pipelining here\r\n") for step in (MAIL, RCPT, DATA)]
+            * 2,
+            Serve(),
+        ),
+        states=(REFUSED, REFUSED),
+        closes=False,
     ),
 ]
