@@ -35,18 +35,19 @@ from .errors import (
     SMTPResponseException,
     SMTPSenderRefused,
     SMTPServerDisconnected,
+    SMTPTimeoutError,
 )
 from .mailer import Mailer, MailItem
 from .ratelimit import TokenBucket
 from .results import Envelope, MessageState, Reply, SendResult
 from .status import Classification
+from .timeouts import DEFAULT_TIMEOUTS, Phase, Timeouts
 
 __version__ = "0.1.0"
 
 # The asyncio client loads asyncio only when asked for.
 _LAZY = {
     "AsyncSMTP": "smtp_backend.aio",
-    "SMTPTimeoutError": "smtp_backend.aio",
     "AsyncMailer": "smtp_backend.aio_mailer",
 }
 
@@ -61,6 +62,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "CRLF",
+    "DEFAULT_TIMEOUTS",
     "DSN",
     "LMTP",
     "LMTP_PORT",
@@ -76,6 +78,7 @@ __all__ = [
     "MailItem",
     "Mailer",
     "MessageState",
+    "Phase",
     "RecipientDSN",
     "Reply",
     "SMTPAuthenticationError",
@@ -94,6 +97,7 @@ __all__ = [
     "SMTPServerDisconnected",
     "SMTPTimeoutError",
     "SendResult",
+    "Timeouts",
     "TokenBucket",
     "bCRLF",
     "quoteaddr",
