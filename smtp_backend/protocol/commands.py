@@ -87,7 +87,7 @@ def validate_esmtp_parameter(option: str, what: str = "ESMTP parameter") -> None
     if not _ESMTP_KEYWORD.match(keyword) or (sep and not _ESMTP_VALUE.match(value)):
         raise SMTPInvalidInputError(
             f"{what} {_describe(option)} is not of the form KEYWORD[=VALUE] "
-            "(no spaces, '=', '<' or '>' in the value)"
+            "(a value of printable characters, with no space or '=')"
         )
 
 

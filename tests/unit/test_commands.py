@@ -110,6 +110,17 @@ def test_malformed_esmtp_parameters_are_rejected(option: str) -> None:
         mail_command("alice@example.test", [option])
 
 
+def test_malformed_parameter_error_states_the_rule_the_value_broke() -> None:
+    with pytest.raises(SMTPInvalidInputError, match=r"with no space or '='\)"):
+        mail_command("alice@example.test", ["SIZE=1=2"])
+
+
+def test_angle_brackets_in_a_value_are_allowed_as_rfc_5321_says() -> None:
+    # esmtp-value is any printable but "=" and space: ORCPT-style xtext may hold "<" and ">"
+    line = mail_command("alice@example.test", ["X-TAG=<a>"])
+    assert line == "mail from:<alice@example.test> X-TAG=<a>\r\n"
+
+
 def test_utf8_address_and_value_pass_validation() -> None:
     assert mail_command("jöran@exämple.test", ["SMTPUTF8"]) == (
         "mail from:<jöran@exämple.test> SMTPUTF8\r\n"
