@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib.util
 import shlex
+import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,11 +31,15 @@ from benchmarks import servers  # noqa: E402
 from benchmarks.contenders import BASELINE, Contender, all_contenders  # noqa: E402
 from benchmarks.memory import TARGET_MB, measure_in_subprocess  # noqa: E402
 from benchmarks.messages import build_emails  # noqa: E402
-from benchmarks.report import Cell, Run, console_line, markdown  # noqa: E402
+from benchmarks.pool import measure_pool  # noqa: E402
+from benchmarks.report import Cell, Run, console_line, markdown, pool_line  # noqa: E402
+from benchmarks.targets import verdicts  # noqa: E402
 
 LOOPBACK = "loopback"
 WARM_UP = 3
+CELERY_LIMIT = 300
 DEFAULT_SERVERS = ("smtp-sink", "exim", "sink-chunking")
+DEFAULT_POOL_SERVERS = ("smtp-sink", "sink-chunking")
 DEFAULT_OUTPUT = REPO / "benchmarks" / "RESULTS.md"
 QUICK_OUTPUT = servers.WORK / "RESULTS-quick.md"
 T = TypeVar("T")
@@ -126,6 +133,19 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(DEFAULT_SERVERS),
         help=f"comma-separated, from: {', '.join(servers.SERVERS)} (default %(default)s)",
     )
+    parser.add_argument("--pool-sizes", default="1,4,16", help="Mailer pool cells (%(default)s)")
+    parser.add_argument("--n-pool", type=int, help="messages per pool cell (default 2000)")
+    parser.add_argument("--pool-time-box", type=float, help="seconds per pool cell (default 60)")
+    parser.add_argument(
+        "--pool-servers",
+        default=",".join(DEFAULT_POOL_SERVERS),
+        help="servers of the pool cells, through the proxy ('' for none; default %(default)s)",
+    )
+    parser.add_argument(
+        "--celery",
+        action=argparse.BooleanOptionalAction,
+        help="run celery_scaling.py too (default: yes, but not with --quick)",
+    )
     parser.add_argument("--memory-count", type=int, help="messages of the memory run (100000)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory run")
     parser.add_argument("--output", type=Path, help="where the Markdown report goes")
@@ -135,7 +155,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     args.n_proxied = args.n_proxied or (10 if quick else 200)
     args.repeat = args.repeat or (1 if quick else 3)
     args.time_box = args.time_box or (5.0 if quick else 30.0)
+    args.n_pool = args.n_pool or (200 if quick else 2_000)
+    args.pool_time_box = args.pool_time_box or (10.0 if quick else 60.0)
+    args.pool_sizes = [int(size) for size in args.pool_sizes.split(",") if size.strip()]
+    args.pool_servers = [name.strip() for name in args.pool_servers.split(",") if name.strip()]
     args.memory_count = args.memory_count or (2_000 if quick else 100_000)
+    args.celery = not quick if args.celery is None else args.celery
     args.output = args.output or (QUICK_OUTPUT if quick else DEFAULT_OUTPUT)
     args.servers = [name.strip() for name in args.servers.split(",") if name.strip()]
     unknown = [name for name in args.servers if name not in servers.SERVERS]
@@ -169,12 +194,30 @@ def measure_memory(run: Run, stack: contextlib.ExitStack, count: int) -> None:
     )
 
 
+def measure_celery(delay: float) -> str:
+    """celery_scaling.py's output (1, 2, 4 worker processes), or why it could not run."""
+    if shutil.which("redis-server") is None:
+        return "not run: redis-server not found"
+    if importlib.util.find_spec("celery") is None:
+        return "not run: celery not installed"
+    argv = [sys.executable, str(REPO / "benchmarks" / "celery_scaling.py"), "--delay", str(delay)]
+    try:
+        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=CELERY_LIMIT)
+    except subprocess.TimeoutExpired:
+        return f"not run: celery_scaling.py took over {CELERY_LIMIT} s"
+    if done.returncode:
+        return f"failed (status {done.returncode}):\n{done.stderr[-1500:]}"
+    print(done.stdout, end="")
+    return done.stdout
+
+
 def execute(args: argparse.Namespace, command: str) -> Run:
     """Measure every cell ``args`` asks for; every server started here is stopped here."""
     run = Run(command, args.n, args.n_proxied, args.repeat, args.time_box, args.delay)
+    run.n_pool, run.pool_time_box = args.n_pool, args.pool_time_box
     proxied = f"{args.delay * 2000:g} ms RTT"
     contenders = all_contenders()
-    emails = build_emails(max(args.n, args.n_proxied))
+    emails = build_emails(max(args.n, args.n_proxied, args.n_pool))
     prepared = prepare_all(contenders, emails)
     for contender in contenders:
         if prepared[contender.name] is None:
@@ -188,6 +231,8 @@ def execute(args: argparse.Namespace, command: str) -> Run:
                 run.notes.append(f"{server.description} not run: {missing}")
                 continue
             run.servers[key] = f"{server.description} — {server.extensions}"
+            if server.caps_one_connection:
+                run.loopback_capped.add(key)
             if server.note:
                 run.notes.append(server.note)
             port = server.start(stack)
@@ -200,12 +245,31 @@ def execute(args: argparse.Namespace, command: str) -> Run:
                 for cell in run_cells(contenders, prepared, key, link, link_port, n, repeat, box):
                     run.cells.append(cell)
                     print(console_line(cell, run, BASELINE), flush=True)
+            if key in args.pool_servers:
+                watched = {"server": port, "proxy": proxy_port}
+                pids = {name: servers.LISTENERS[p].pid for name, p in watched.items()}
+                for size in args.pool_sizes:
+                    cell = measure_pool(
+                        size,
+                        emails[: args.n_pool],
+                        ("127.0.0.1", proxy_port),
+                        args.pool_time_box,
+                        pids,
+                        key,
+                        proxied,
+                    )
+                    run.pool_cells.append(cell)
+                    print(pool_line(cell, run, BASELINE), flush=True)
         if args.no_memory:
             run.memory_note = "skipped (--no-memory)"
         else:
             measure_memory(run, stack, args.memory_count)
+    if args.celery:
+        run.celery_output = measure_celery(args.delay)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(markdown(run, BASELINE, (LOOPBACK, proxied)))
+    args.output.write_text(markdown(run, BASELINE, (LOOPBACK, proxied), verdicts(run)))
+    for verdict in verdicts(run):
+        print(f"{verdict.word:<5} {verdict.target} [{verdict.server}]: {verdict.measured}")
     print(f"wrote {args.output}")
     return run
 

@@ -17,10 +17,17 @@ MODULES = (
     "stdlib_smtplib",
     "aiosmtplib_client",
     "django_smtp",
+    "django_smtp_backend",
     "flask_mail_ext",
+    "flask_smtp_backend",
     "smtp_backend_client",
 )
 BASELINE = "smtplib"
+# our framework integration -> the framework's own mail path it replaces (ratio ours/peer)
+PEERS = {
+    "django_smtp_backend EmailBackend": "Django smtp.EmailBackend",
+    "flask_smtp_backend Mail": "Flask-Mail",
+}
 
 
 @dataclass(frozen=True)
