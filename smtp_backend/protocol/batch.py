@@ -179,6 +179,11 @@ class BatchEngine:
     def awaiting_replies(self) -> int:
         return len(self._expected)
 
+    @property
+    def awaiting_final(self) -> bool:
+        """True when the next reply is the one after the content (the dot or BDAT LAST)."""
+        return bool(self._expected) and self._expected[0][0] is _Expect.FINAL
+
     def pop_results(self) -> list[SendResult]:
         """Results concluded so far, in input order, each returned once."""
         out: list[SendResult] = []

@@ -44,7 +44,7 @@ from ..message import envelope_addresses, flatten_message, needs_smtputf8, sendm
 from ..results import Envelope, Reply, SendResult
 from ..sending import prepare_item, sendmail_outcome
 from ..timeouts import Phase
-from .batch import DEFAULT_WINDOW, BatchEngine, UnpreparedMessage, _Expect
+from .batch import DEFAULT_WINDOW, BatchEngine, UnpreparedMessage
 from .commands import command_line, option_list, path_argument, quoteaddr
 from .data import encode_data
 from .features import ServerFeatures, parse_ehlo_features
@@ -520,8 +520,7 @@ def send_many(
 
 def _next_read(engine: BatchEngine) -> Read:
     """The reply after a final dot may take a content scan: it gets the data_final limit."""
-    expected = engine._expected  # the engine's own queue, read only
-    return READ_FINAL if expected and expected[0][0] is _Expect.FINAL else READ
+    return READ_FINAL if engine.awaiting_final else READ
 
 
 def batch(

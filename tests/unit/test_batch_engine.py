@@ -214,6 +214,26 @@ def test_pipelined_bdat_puts_a_window_of_whole_transactions_in_one_write() -> No
     assert len(server.delivered) == 3
 
 
+@pytest.mark.parametrize("bdat", [False, True])
+def test_awaiting_final_only_while_the_reply_after_the_content_is_next(bdat: bool) -> None:
+    # the driver gives that reply the longer data_final limit (a server may scan the content)
+    engine = BatchEngine(iter([prepare(envelope(0), bdat=bdat)]), pipelining=True)
+    server = WireModel()
+    seen: list[bool] = []
+    while not engine.finished:
+        out = engine.data_to_send()
+        if out:
+            server.receive(out)
+            continue
+        seen.append(engine.awaiting_final)
+        reply = server.next_reply()
+        assert reply is not None
+        engine.receive_reply(reply)
+    assert not engine.awaiting_final
+    # MAIL, RCPT, then the final reply (DATA mode: its 354 comes before the content)
+    assert seen == ([False, False, True] if bdat else [False, False, False, True])
+
+
 def test_without_pipelining_one_command_per_write() -> None:
     first = prepare(envelope(0, "a@example.test", "b@example.test"))
     second = prepare(envelope(1))
