@@ -14,13 +14,20 @@ from typing import Any, TypeVar
 
 import click
 
-from ..connection import DEFAULT_TIMEOUT, SECURITY_MODES
+from ..connection import DEFAULT_TIMEOUT, OPPORTUNISTIC, SECURITY_MODES
 from ..urls import parse_mailer_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 URL_ENV = "SMTP_BACKEND_URL"
 PASSWORD_ENV = "SMTP_BACKEND_PASSWORD"
+# The URL scheme that shows each security mode: every one of SECURITY_MODES has its own.
+_SCHEMES = {
+    "none": "smtp",
+    "starttls": "smtp+starttls",
+    "tls": "smtps",
+    OPPORTUNISTIC: f"smtp+{OPPORTUNISTIC}",
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,10 @@ def server_options(command: F) -> F:
         click.option(
             "--security",
             type=click.Choice(SECURITY_MODES),
-            help="starttls (default), tls (implicit, port 465) or none.",
+            help=(
+                "starttls (default), tls (implicit, port 465), none, or "
+                f"{OPPORTUNISTIC} (STARTTLS when offered, clear text otherwise)."
+            ),
         ),
         click.option("--user", help="User name to log in with."),
         click.option(
@@ -119,9 +129,8 @@ def resolve_target(
 
 def _shown(arguments: dict[str, Any]) -> str:
     """The settings as a URL a user can read and paste, with no password in it."""
-    scheme = {"none": "smtp", "starttls": "smtp+starttls", "tls": "smtps"}
     security = arguments.get("security", "starttls")
-    name = scheme[security] if arguments.get("protocol", "smtp") == "smtp" else "lmtp"
+    name = _SCHEMES[security] if arguments.get("protocol", "smtp") == "smtp" else "lmtp"
     host = arguments["host"]
     if host.startswith("/"):
         return f"{'lmtp' if name == 'lmtp' else 'smtp+unix'}://{host}"
