@@ -87,15 +87,16 @@ class PasswordCheck:
         return AuthResult(success=accepted, handled=False, auth_data=auth_data)
 
 
-class DevSMTP(SMTP):
-    """aiosmtpd's session with BDAT, and ``<>`` accepted as a sender."""
+class ChunkingSMTP(SMTP):
+    """aiosmtpd's session with BDAT (RFC 3030) while ``chunking``, and ``<>`` accepted as a sender.
+
+    The dev server runs it; the test suite's recording server subclasses it.
+    """
 
     AuthLoginUsernameChallenge = "Username:"
     AuthLoginPasswordChallenge = "Password:"
-
-    def __init__(self, handler: CatchAllHandler, **options: Any) -> None:
-        super().__init__(handler, **options)
-        self.chunking = handler.chunking
+    #: Answer BDAT (a subclass sets it per connection); False: BDAT is an unknown command.
+    chunking = True
 
     def _create_envelope(self) -> ChunkedEnvelope:
         return ChunkedEnvelope()
@@ -134,9 +135,10 @@ class DevSMTP(SMTP):
         # the chunk is consumed whatever the verdict (RFC 3030 section 3)
         refusal = self._bdat_refusal(envelope, size)
         if refusal is not None:
-            # a refused chunk fails the whole transaction until RSET
-            envelope.chunking_failed = bool(envelope.mail_from and envelope.rcpt_tos)
-            envelope.chunks = []
+            if envelope.mail_from and envelope.rcpt_tos:
+                # a refused chunk fails the whole transaction until RSET; its data is dropped
+                envelope.chunking_failed = True
+                envelope.chunks = []
             await self.push(refusal)
             return
         envelope.chunks = [*(envelope.chunks or []), chunk]
@@ -166,3 +168,11 @@ class DevSMTP(SMTP):
         if self.data_size_limit and received + size > self.data_size_limit:
             return "552 5.3.4 Error: message size exceeds fixed maximum message size"
         return None
+
+
+class DevSMTP(ChunkingSMTP):
+    """One dev server connection: BDAT as the handler's ``chunking`` says."""
+
+    def __init__(self, handler: CatchAllHandler, **options: Any) -> None:
+        super().__init__(handler, **options)
+        self.chunking = handler.chunking
