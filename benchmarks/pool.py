@@ -5,7 +5,8 @@ inside the clock) sending the shared messages in successive ``send`` calls of
 ``pool_size * SLICE_PER_CONNECTION`` messages until N are sent or the time box has
 passed; the pool keeps its connections open between calls. Each cell also records
 the CPU its own process and the server and proxy processes used, as a share of one
-core over the cell's wall time, to show which side was the bottleneck.
+core over the cell's wall time, and how busy the whole machine was (a share of all its
+cores, other users included), to show which side, if any, was the bottleneck.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def process_cpu_seconds(pid: int) -> float:
         fields = stat.read().rsplit(")", 1)[1].split()
     # utime, stime, cutime, cstime are fields 14-17 of stat(5), 12-15 after the name
     return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+
+
+def machine_busy_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of every core since boot; idle and iowait are not busy."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 def measure_pool(
@@ -58,6 +66,7 @@ def measure_pool(
     gc.collect()
     cpu_before = {name: process_cpu_seconds(pid) for name, pid in watched.items()}
     client_before = time.process_time()
+    busy_before, total_before = machine_busy_ticks()
     started = time.perf_counter()
     try:
         deadline = started + time_box
@@ -74,4 +83,7 @@ def measure_pool(
         {name: process_cpu_seconds(pid) - cpu_before[name] for name, pid in watched.items()}
     )
     cell.cpu = {name: seconds / cell.seconds for name, seconds in used.items()}
+    busy_after, total_after = machine_busy_ticks()
+    # every core of the machine, other users' processes included: near 100 % means starved
+    cell.cpu["machine"] = (busy_after - busy_before) / max(1, total_after - total_before)
     return cell

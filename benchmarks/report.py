@@ -15,7 +15,7 @@ from typing import Any
 from benchmarks.contenders import PEERS
 
 REPO = Path(__file__).resolve().parent.parent
-CPU_COLUMNS = ("client", "server", "proxy")
+CPU_COLUMNS = ("client", "server", "proxy", "machine")
 PEER_DISTRIBUTIONS = ("aiosmtplib", "Django", "Flask-Mail", "Flask")
 
 
@@ -199,16 +199,17 @@ def _pool_section(run: Run, baseline_name: str) -> list[str]:
         "Mailer per cell, its connects and QUITs timed. x smtplib: smtplib's one "
         "connection through the same proxy to the same server (tables above). CPU: share "
         "of one core used during the cell by this process (client), the server and the "
-        "proxy; the machine has "
-        f"{os.cpu_count()} cores.",
+        f"proxy; machine busy: share of all {os.cpu_count()} cores busy during the cell, "
+        "other users' processes included (near 100 %: every process was starved of CPU).",
         "",
     ]
     for server in dict.fromkeys(cell.server for cell in run.pool_cells):
         lines += [
             f"### {run.servers.get(server, server)}",
             "",
-            "| pool_size | msg/s | x pool_size=1 | x smtplib | CPU client | CPU server | CPU proxy |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| pool_size | msg/s | x pool_size=1 | x smtplib | CPU client | CPU server "
+            "| CPU proxy | machine busy |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for cell in (c for c in run.pool_cells if c.server == server):
             one = run.rate_of(pool_contender(1), server, cell.link)
