@@ -15,6 +15,7 @@ from typing import Any
 from benchmarks.contenders import PEERS
 
 REPO = Path(__file__).resolve().parent.parent
+COMMIT_ENVIRONMENT = "BENCH_COMMIT"
 CPU_COLUMNS = ("client", "server", "proxy", "machine")
 PEER_DISTRIBUTIONS = ("aiosmtplib", "Django", "Flask-Mail", "Flask")
 
@@ -107,9 +108,13 @@ def versions() -> str:
             found.append(f"{name} {importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             found.append(f"{name} (not installed)")
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
+    # a run from an exported snapshot (no .git) names its commit in the environment
+    commit = (
+        os.environ.get(COMMIT_ENVIRONMENT)
+        or subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+    )
     found.append(f"smtp_backend at commit {commit or '?'}")
     return ", ".join(found)
 
