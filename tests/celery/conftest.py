@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from tests.celery.app import REDIS_ENVIRONMENT, make_app  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
+SETTLE = 0.05  # seconds for what a just-frozen worker wrote to reach Redis
 REDIS_NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
 
 
@@ -136,22 +137,59 @@ class Worker:
             time.sleep(0.05)
         return self
 
-    def kill(self) -> None:
-        """SIGKILL the whole worker, pool processes included: as a machine that dies."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+    def kill(self, in_transit: Callable[[], Collection[str]] = tuple) -> None:
+        """SIGKILL the whole worker, pool processes included: as a machine that dies.
+
+        kombu's Redis transport takes a message off the queue (BRPOP) before it records
+        it as unacknowledged; a worker killed in between loses that batch whatever this
+        package does (celery/kombu#305). So the worker is frozen (SIGSTOP) and thawed
+        again until ``in_transit()`` (the batches it took but has not recorded) is empty,
+        then killed: the kill lands where kombu holds every batch it took.
+        """
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while True:
+            self._signal(signal.SIGSTOP)
+            self._wait_frozen(deadline)
+            time.sleep(SETTLE)
+            taken = in_transit()
+            if not taken or time.monotonic() > deadline:
+                break
+            self._signal(signal.SIGCONT)
+            time.sleep(0.001)
+        self._signal(signal.SIGKILL)
         self.process.wait(STOP_TIMEOUT)
+        if taken:
+            raise RuntimeError(f"worker killed holding batches it had not recorded: {taken}")
+
+    def _signal(self, number: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, number)
+
+    def _wait_frozen(self, deadline: float) -> None:
+        """Until the main process (the one that takes messages) is stopped, or has exited."""
+        stat = Path(f"/proc/{self.process.pid}/stat")
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with contextlib.suppress(FileNotFoundError):
+                if stat.read_text().rpartition(")")[2].split()[0] in ("T", "t", "Z"):
+                    return
+            time.sleep(0.001)
 
     def stop(self) -> None:
         """Warm shutdown (SIGTERM): tasks finish, pool processes run their shutdown."""
+        self.terminate()
+        self.wait_stopped()
+
+    def terminate(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
-        with contextlib.suppress(ProcessLookupError):  # any pool process left behind
-            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def wait_stopped(self) -> None:
+        """Wait for a terminated worker; then SIGKILL it and any pool process left behind."""
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+        self._signal(signal.SIGKILL)
         if self.process.poll() is None:
             self.process.wait(STOP_TIMEOUT)
 
@@ -179,5 +217,7 @@ def start_worker(redis_url: str, tmp_path: Path) -> Iterator[WorkerFactory]:
         return worker.wait_ready()
 
     yield start
+    for worker in workers:  # all at once: their shutdowns overlap
+        worker.terminate()
     for worker in workers:
-        worker.stop()
+        worker.wait_stopped()
