@@ -34,6 +34,12 @@ Redis by default) and the task's ``acks_late``:
   reserved plus runs, retry countdowns included; when it does not, Redis hands the
   batch to a second worker while the first still runs: nothing is sent twice, but
   that copy may report UNKNOWN what the first one is sending.
+- A batch Celery never delivered cannot be redelivered: kombu's Redis transport
+  takes a message off the queue (``BRPOP``) before it records it as unacknowledged,
+  so a worker killed in between (just after it finished a task) loses the batch it
+  was taking: nothing of it is sent, its result never comes (celery/kombu#305). Wait
+  for results with a timeout; queueing the same payloads again (keep them, from
+  :func:`message_payload`) is safe: the ledger sends only what no delivery claimed.
 """
 
 from .batch import BatchOutcome, BatchSender
