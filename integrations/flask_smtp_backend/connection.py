@@ -34,6 +34,10 @@ class Connection:
     When the block ends with an exception, the messages queued before it are sent
     (Flask-Mail would already have sent them), then the exception propagates.
     At most ``MAIL_MAX_EMAILS`` messages go over one SMTP session, as in Flask-Mail.
+
+    With ``MAIL_QUEUE = "celery"`` each flush queues one batch of
+    ``MAIL_QUEUE_BATCH_SIZE`` messages for the workers instead: nothing is refused
+    here (a broker error is raised) and ``results`` stays empty.
     """
 
     def __init__(self, mail: MailState) -> None:
@@ -41,7 +45,11 @@ class Connection:
         self.num_emails = 0
         self.results: list[SendResult] = []
         self._queue: list[tuple[Message, Envelope]] = []
-        self._flush_every = min(FLUSH_EVERY, mail.max_emails or FLUSH_EVERY)
+        self._flush_every = (
+            mail.queue_batch_size  # a flush is one queued batch; the workers' Mailer sends it
+            if mail.queue is not None
+            else min(FLUSH_EVERY, mail.max_emails or FLUSH_EVERY)
+        )
 
     def __enter__(self) -> Connection:
         self.num_emails = 0

@@ -28,6 +28,10 @@ from .signals import email_dispatched, record_messages
 if TYPE_CHECKING:
     from .connection import Connection
 
+#: ``MAIL_QUEUE`` values besides None (send through the app's Mailer).
+MAIL_QUEUES = ("celery",)
+DEFAULT_QUEUE_BATCH_SIZE = 100
+
 
 class MailState:
     """What Flask-Mail keeps in ``app.extensions["mail"]`` (same attribute names), plus the
@@ -51,6 +55,9 @@ class MailState:
         self.max_emails = settings.max_emails
         self.suppress = settings.suppress
         self.ascii_attachments = settings.ascii_attachments
+        #: "celery": messages are queued for Celery workers (see ``celery_queue``), not sent.
+        self.queue = _mail_queue(app.config.get("MAIL_QUEUE"))
+        self.queue_batch_size = _batch_size(app.config.get("MAIL_QUEUE_BATCH_SIZE"))
         #: Messages captured while sending is suppressed, oldest first; ``outbox.clear()`` empties it.
         self.outbox: list[Message] = []
         self._app = weakref.ref(app)
@@ -128,8 +135,14 @@ class MailState:
         return message.envelope(envelope_from, self.ascii_attachments)
 
     def deliver(self, prepared: Sequence[tuple[Message, Envelope]]) -> list[SendResult]:
-        """Send (or capture) a batch; fire ``email_dispatched`` for each message sent."""
+        """Send, capture or queue a batch; fire ``email_dispatched`` for each message sent,
+        captured or queued. Queued messages have no result yet: none is returned for them."""
         if not prepared:
+            return []
+        if self.queue is not None and not self.suppress:
+            from .celery_queue import enqueue_prepared
+
+            enqueue_prepared(self, prepared)
             return []
         suppress = self.suppress
         mailer = self._capturing_mailer() if suppress else self._sending_mailer()
@@ -162,6 +175,28 @@ def failure_of(result: SendResult) -> BaseException:
     if result.state is MessageState.UNKNOWN:
         return SMTPServerDisconnected("connection lost before the server confirmed the message")
     return SMTPException(f"message not sent ({result.state.value}): {result.reply}")
+
+
+def _mail_queue(value: Any) -> str | None:
+    """``MAIL_QUEUE`` checked at ``init_app``; "celery" needs the celery extra installed."""
+    if value is None:
+        return None
+    if value not in MAIL_QUEUES:
+        raise ValueError(f"MAIL_QUEUE must be unset (send at once) or 'celery', not {value!r}")
+    try:
+        from . import celery_queue  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            f"MAIL_QUEUE = 'celery' needs pip install 'smtp-backend[celery]' ({exc})"
+        ) from exc
+    return str(value)
+
+
+def _batch_size(value: Any) -> int:
+    size = DEFAULT_QUEUE_BATCH_SIZE if value is None else int(value)
+    if size < 1:
+        raise ValueError(f"MAIL_QUEUE_BATCH_SIZE must be at least 1, not {value!r}")
+    return size
 
 
 def _sender_form(sender: Any) -> Any:
