@@ -6,6 +6,7 @@ import collections
 import importlib.util
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ django.setup()
 from django.core import mail as django_mail  # noqa: E402
 
 from tests.celery.conftest import WorkerFactory  # noqa: E402
-from tests.celery.test_worker import all_results, arrivals, smtp_url  # noqa: E402
+from tests.celery.test_worker import RESULT_TIMEOUT, all_results, arrivals, smtp_url  # noqa: E402
 from tests.servers import RecordingSMTPServer  # noqa: E402
 
 COUNT = 1500
@@ -104,3 +105,57 @@ def test_flask_suppressed_mail_is_captured_not_queued(celery_app: Any, redis_cli
         )
         assert [m.subject for m in mail.outbox] == ["hi"]
     assert redis_client.llen("celery") == 0
+
+
+def wait_until_all_done(redis_client: Any) -> None:
+    """Until no task waits in the queue or runs unacknowledged (acks_late: acked once done)."""
+    deadline = time.monotonic() + RESULT_TIMEOUT
+    while redis_client.llen("celery") or redis_client.hlen("unacked"):
+        assert time.monotonic() < deadline, "the workers did not finish the queued batches"
+        time.sleep(0.05)
+
+
+def test_flask_with_mail_queue_celery_delivers_every_send_through_the_workers_once(
+    smtp_server: RecordingSMTPServer,
+    start_worker: WorkerFactory,
+    celery_app: Any,
+    redis_client: Any,
+) -> None:
+    from flask import Flask
+
+    from flask_smtp_backend import Mail, Message
+
+    start_worker(smtp_url(smtp_server))
+    app = Flask("mail_queue")
+    app.config.update(
+        MAIL_DEFAULT_SENDER="app@example.test",
+        MAIL_SERVER="192.0.2.1",  # unroutable: only the workers' Mailer may send
+        MAIL_QUEUE="celery",
+        MAIL_QUEUE_BATCH_SIZE=40,
+    )
+    app.extensions["celery"] = celery_app
+    mail = Mail(app)
+
+    def message(n: int) -> Message:
+        return Message(
+            f"Subject {n}",
+            recipients=[f"user{n}@example.test"],
+            body=f"body {n}",
+            extra_headers={"X-Test-Key": f"q{n}"},
+        )
+
+    with app.app_context(), mail.record_messages() as dispatched:
+        mail.send(message(0))
+        mail.send_message(
+            "Subject 1", recipients=["user1@example.test"], extra_headers={"X-Test-Key": "q1"}
+        )
+        assert mail.send_many([message(n) for n in range(2, 100)]) == []
+        with mail.connect() as connection:
+            for n in range(100, COUNT):
+                connection.send(message(n))
+    wait_until_all_done(redis_client)
+
+    assert len(dispatched) == COUNT
+    assert arrivals(smtp_server) == collections.Counter(f"q{n}" for n in range(COUNT))
+    assert {m.mail_from for m in smtp_server.messages} == {"app@example.test"}
+    assert redis_client.keys("celery-task-meta-*"), "the workers recorded no result"
