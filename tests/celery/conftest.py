@@ -147,17 +147,19 @@ class Worker:
         then killed: the kill lands where kombu holds every batch it took.
         """
         deadline = time.monotonic() + STOP_TIMEOUT
-        while True:
-            self._signal(signal.SIGSTOP)
-            self._wait_frozen(deadline)
-            time.sleep(SETTLE)
-            taken = in_transit()
-            if not taken or time.monotonic() > deadline:
-                break
-            self._signal(signal.SIGCONT)
-            time.sleep(0.001)
-        self._signal(signal.SIGKILL)
-        self.process.wait(STOP_TIMEOUT)
+        try:
+            while True:
+                self._signal(signal.SIGSTOP)
+                self._wait_frozen(deadline)
+                time.sleep(SETTLE)
+                taken = in_transit()
+                if not taken or time.monotonic() > deadline:
+                    break
+                self._signal(signal.SIGCONT)
+                time.sleep(0.001)
+        finally:  # never leave a frozen worker behind
+            self._signal(signal.SIGKILL)
+            self.process.wait(STOP_TIMEOUT)
         if taken:
             raise RuntimeError(f"worker killed holding batches it had not recorded: {taken}")
 
