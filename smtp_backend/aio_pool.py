@@ -14,21 +14,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from .aio import AsyncSMTP
 from .errors import SMTPException
-from .pool import CHECK_IDLE_AFTER
+from .pool_ledger import CHECK_IDLE_AFTER, PooledConnection, PoolLedger
+
+__all__ = ["AsyncConnectionPool", "AsyncPooledConnection", "quit_quietly"]
 
 logger = logging.getLogger("smtp_backend.mailer")
 
-
-@dataclass(eq=False)
-class AsyncPooledConnection:
-    smtp: AsyncSMTP
-    last_used: float
-    generation: int
-    messages: int = 0
+AsyncPooledConnection = PooledConnection[AsyncSMTP]
 
 
 async def quit_quietly(smtp: AsyncSMTP) -> None:
@@ -52,32 +47,19 @@ class AsyncConnectionPool:
         idle_timeout: float,
         check_after: float = CHECK_IDLE_AFTER,
     ) -> None:
-        if size < 1:
-            raise ValueError(f"pool_size must be at least 1, not {size!r}")
-        if max_messages < 1:
-            raise ValueError(
-                f"max_messages_per_connection must be at least 1, not {max_messages!r}"
-            )
-        if not idle_timeout > 0:
-            raise ValueError(
-                f"idle_timeout must be a positive number of seconds, not {idle_timeout!r}"
-            )
+        self._ledger: PoolLedger[AsyncSMTP] = PoolLedger(
+            size=size, max_messages=max_messages, idle_timeout=idle_timeout, check_after=check_after
+        )
         self.size = size
-        self.max_messages = max_messages
-        self.idle_timeout = idle_timeout
         self._open_connection = open_connection
-        self._check_after = check_after
-        self._idle: list[AsyncPooledConnection] = []  # most recently used last
-        self._open = 0  # open or being opened, idle or lent
-        self._generation = 0
         self._freed: asyncio.Condition | None = None  # made in the running loop
 
     @property
     def open_connections(self) -> int:
-        return self._open
+        return self._ledger.open
 
     def remaining(self, connection: AsyncPooledConnection) -> int:
-        return max(0, self.max_messages - connection.messages)
+        return self._ledger.remaining(connection)
 
     def _condition(self) -> asyncio.Condition:
         if self._freed is None:
@@ -97,15 +79,9 @@ class AsyncConnectionPool:
 
     async def release(self, connection: AsyncPooledConnection, *, reusable: bool) -> None:
         """Give a connection back; ``reusable=False`` for one in an unknown state."""
-        keep = (
-            reusable
-            and connection.generation == self._generation
-            and connection.messages < self.max_messages
-            and connection.smtp.is_connected
-        )
-        if keep:
-            connection.last_used = time.monotonic()
-            self._idle.append(connection)
+        still_open = connection.smtp.is_connected
+        now = time.monotonic()
+        if self._ledger.give_back(connection, reusable=reusable, still_open=still_open, now=now):
             async with self._condition():
                 self._condition().notify()
             return
@@ -119,16 +95,12 @@ class AsyncConnectionPool:
         freed = self._condition()
         async with freed:
             while True:
-                now = time.monotonic()
-                stale = [c for c in self._idle if now - c.last_used > self.idle_timeout]
-                for connection in stale:
-                    self._idle.remove(connection)
-                    self._open -= 1
-                    connection.smtp.close()  # idle too long: the server has likely gone
-                if self._idle:
-                    return self._idle.pop()
-                if self._open < self.size:
-                    self._open += 1
+                for stale in self._ledger.take_stale(time.monotonic()):
+                    stale.smtp.close()  # idle too long: the server has likely gone
+                idle = self._ledger.pop_idle()
+                if idle is not None:
+                    return idle
+                if self._ledger.reserve():
                     return None
                 await freed.wait()
 
@@ -137,7 +109,7 @@ class AsyncConnectionPool:
         if smtp.has_unread_data:
             return False
         try:
-            if time.monotonic() - connection.last_used > self._check_after:
+            if self._ledger.needs_check(connection, time.monotonic()):
                 return (await smtp.noop())[0] == 250
         except (SMTPException, OSError):
             return False
@@ -149,18 +121,19 @@ class AsyncConnectionPool:
         except BaseException:
             await self._forget()
             raise
-        return AsyncPooledConnection(smtp, time.monotonic(), self._generation)
+        return self._ledger.opened(smtp, time.monotonic())
 
     async def _forget(self) -> None:
         freed = self._condition()
         async with freed:
-            self._open -= 1
+            self._ledger.forget()
             freed.notify()
 
     async def close(self) -> None:
         """QUIT every idle connection; lent ones are closed when given back. Reusable after."""
-        idle, self._idle = self._idle, []
-        self._generation += 1
+        idle = self._ledger.clear()
         for connection in idle:
             await quit_quietly(connection.smtp)
-            await self._forget()
+        freed = self._condition()
+        async with freed:
+            freed.notify_all()

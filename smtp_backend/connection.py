@@ -50,6 +50,8 @@ class ConnectionSettings:
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
     pipelining: bool = True
     timeouts: Timeouts | None = None  # per phase; None: ``timeout`` for every phase
+    allow_insecure_auth: bool = False  # log in over clear text to a host that is not loopback
+    debuglevel: int = 0  # smtplib's set_debuglevel: 1 prints the conversation, 2 with times
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY_MODES:
@@ -170,6 +172,8 @@ def open_connection(settings: ConnectionSettings, deadline: float | None = None)
     ``deadline`` (a ``time.monotonic()`` instant).
     """
     smtp = _client(settings)
+    smtp.allow_insecure_auth = settings.allow_insecure_auth
+    smtp.set_debuglevel(settings.debuglevel)
     total = settings.phase_timeouts.total
     limits = [] if deadline is None else [deadline]
     if total is not None:

@@ -19,26 +19,14 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .client import SMTP
 from .errors import SMTPException
+from .pool_ledger import CHECK_IDLE_AFTER, PooledConnection, PoolLedger
+
+__all__ = ["CHECK_IDLE_AFTER", "ConnectionPool", "PooledConnection", "quit_quietly"]
 
 logger = logging.getLogger("smtp_backend.mailer")
-
-CHECK_IDLE_AFTER = 1.0  # seconds idle after which a connection is NOOP-checked before reuse
-
-
-@dataclass(eq=False)
-class PooledConnection:
-    """One open connection and its bookkeeping; ``messages`` counts transactions it carried."""
-
-    smtp: SMTP
-    opened_at: float
-    last_used: float
-    generation: int
-    pid: int
-    messages: int = 0
 
 
 def quit_quietly(smtp: SMTP) -> None:
@@ -76,31 +64,20 @@ class ConnectionPool:
         check_after: float = CHECK_IDLE_AFTER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if size < 1:
-            raise ValueError(f"pool_size must be at least 1, not {size!r}")
-        if max_messages < 1:
-            raise ValueError(
-                f"max_messages_per_connection must be at least 1, not {max_messages!r}"
-            )
-        if not idle_timeout > 0:
-            raise ValueError(
-                f"idle_timeout must be a positive number of seconds, not {idle_timeout!r}"
-            )
+        self._ledger: PoolLedger[SMTP] = PoolLedger(
+            size=size, max_messages=max_messages, idle_timeout=idle_timeout, check_after=check_after
+        )
         self.size = size
         self.max_messages = max_messages
         self.idle_timeout = idle_timeout
         self._open_connection = open_connection
-        self._check_after = check_after
         self._clock = clock
         self._lock = threading.Condition()
-        self._idle: list[PooledConnection] = []  # most recently used last
-        self._open = 0  # connections open or being opened, idle or lent
-        self._generation = 0  # bumped by close(): connections lent before it are not kept
         _register(self)
 
     # -- lending ---------------------------------------------------------------
 
-    def acquire(self) -> PooledConnection:
+    def acquire(self) -> PooledConnection[SMTP]:
         """A ready connection: an idle one that passes its check, else a new one."""
         while True:
             connection = self._take_idle_or_reserve()
@@ -109,53 +86,46 @@ class ConnectionPool:
             if self._still_usable(connection):
                 return connection
             logger.debug("pooled connection failed its check; replacing it")
-            self._forget(connection)
+            self._forget()
             connection.smtp.close()
 
-    def release(self, connection: PooledConnection, *, reusable: bool) -> None:
+    def release(self, connection: PooledConnection[SMTP], *, reusable: bool) -> None:
         """Give a connection back; ``reusable=False`` for one in an unknown state."""
         if connection.pid != os.getpid():  # lent before a fork: the pool no longer counts it
             connection.smtp.close()
             return
         with self._lock:
-            keep = (
-                reusable
-                and connection.generation == self._generation
-                and connection.messages < self.max_messages
-                and connection.smtp.sock is not None
-            )
-            if keep:
-                connection.last_used = self._clock()
-                self._idle.append(connection)
+            still_open = connection.smtp.sock is not None
+            now = self._clock()
+            if self._ledger.give_back(
+                connection, reusable=reusable, still_open=still_open, now=now
+            ):
                 self._lock.notify()
                 return
-        self._forget(connection)
+        self._forget()
         if reusable:
             quit_quietly(connection.smtp)
         else:
             connection.smtp.close()
 
-    def remaining(self, connection: PooledConnection) -> int:
+    def remaining(self, connection: PooledConnection[SMTP]) -> int:
         """How many more messages this connection may carry."""
-        return max(0, self.max_messages - connection.messages)
+        return self._ledger.remaining(connection)
 
-    def _take_idle_or_reserve(self) -> PooledConnection | None:
+    def _take_idle_or_reserve(self) -> PooledConnection[SMTP] | None:
         """An idle connection, or None after reserving a slot for a new one; waits if full."""
-        expired: list[PooledConnection] = []
+        expired: list[PooledConnection[SMTP]] = []
         try:
             with self._lock:
                 while True:
-                    now = self._clock()
-                    stale = [c for c in self._idle if now - c.last_used > self.idle_timeout]
+                    stale = self._ledger.take_stale(self._clock())
                     if stale:
-                        self._idle = [c for c in self._idle if c not in stale]
-                        self._open -= len(stale)
                         expired.extend(stale)
                         self._lock.notify_all()
-                    if self._idle:
-                        return self._idle.pop()
-                    if self._open < self.size:
-                        self._open += 1
+                    connection = self._ledger.pop_idle()
+                    if connection is not None:
+                        return connection
+                    if self._ledger.reserve():
                         return None
                     self._lock.wait()
         finally:
@@ -163,35 +133,31 @@ class ConnectionPool:
                 logger.debug("closing a connection idle for over %ss", self.idle_timeout)
                 quit_quietly(connection.smtp)
 
-    def _still_usable(self, connection: PooledConnection) -> bool:
+    def _still_usable(self, connection: PooledConnection[SMTP]) -> bool:
         smtp = connection.smtp
         if smtp.sock is None:
             return False
         try:
             if _has_unread_data(smtp):
                 return False
-            if self._clock() - connection.last_used > self._check_after:
+            if self._ledger.needs_check(connection, self._clock()):
                 return smtp.noop()[0] == 250
         except (SMTPException, OSError, ValueError):
             return False
         return True
 
-    def _open_new(self) -> PooledConnection:
+    def _open_new(self) -> PooledConnection[SMTP]:
         try:
             smtp = self._open_connection()
         except BaseException:
-            with self._lock:
-                self._open -= 1
-                self._lock.notify()
+            self._forget()
             raise
-        now = self._clock()
         with self._lock:
-            generation = self._generation
-        return PooledConnection(smtp, now, now, generation, os.getpid())
+            return self._ledger.opened(smtp, self._clock(), os.getpid())
 
-    def _forget(self, connection: PooledConnection) -> None:
+    def _forget(self) -> None:
         with self._lock:
-            self._open -= 1
+            self._ledger.forget()
             self._lock.notify()
 
     # -- closing ---------------------------------------------------------------
@@ -199,9 +165,7 @@ class ConnectionPool:
     def close(self) -> None:
         """QUIT every idle connection; lent ones are closed when given back. Reusable after."""
         with self._lock:
-            idle, self._idle = self._idle, []
-            self._open -= len(idle)
-            self._generation += 1
+            idle = self._ledger.clear()
             self._lock.notify_all()
         for connection in idle:
             quit_quietly(connection.smtp)
@@ -213,15 +177,12 @@ class ConnectionPool:
         QUIT or a TLS close_notify would end the parent's session.
         """
         self._lock = threading.Condition()  # the parent's may have been held at the fork
-        self._open = 0
+        self._ledger.open = 0
         self.drop_idle()
 
     def drop_idle(self) -> None:
         """Close the idle connections' sockets without QUIT (for fork() and garbage collection)."""
-        idle, self._idle = self._idle, []
-        self._open = max(0, self._open - len(idle))
-        self._generation += 1
-        for connection in idle:
+        for connection in self._ledger.clear():
             with contextlib.suppress(OSError):
                 connection.smtp.close()
 
@@ -229,7 +190,7 @@ class ConnectionPool:
     def open_connections(self) -> int:
         """Connections open now, idle or lent."""
         with self._lock:
-            return self._open
+            return self._ledger.open
 
 
 _live_pools: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()

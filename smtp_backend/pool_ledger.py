@@ -1,0 +1,116 @@
+"""The bookkeeping both connection pools keep, without I/O or locks: who is idle, how many
+are open, which are stale, which may be kept.
+
+``ConnectionPool`` (threads) and ``AsyncConnectionPool`` (asyncio) hold one ledger each,
+change it under their own lock, and do the talking (NOOP, QUIT, close) themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+CHECK_IDLE_AFTER = 1.0  # seconds idle after which a connection is NOOP-checked before reuse
+
+
+@dataclass(eq=False)
+class PooledConnection(Generic[T]):
+    """One open connection and its bookkeeping; ``messages`` counts transactions it carried."""
+
+    smtp: T
+    opened_at: float
+    last_used: float
+    generation: int
+    pid: int = 0  # the process that opened it (a forked child must not use it)
+    messages: int = 0
+
+
+class PoolLedger(Generic[T]):
+    """At most ``size`` connections open (idle or lent); each carries at most
+    ``max_messages``; one idle over ``idle_timeout`` seconds is stale; one idle over
+    ``check_after`` seconds is checked before it is lent again."""
+
+    def __init__(
+        self,
+        *,
+        size: int,
+        max_messages: int,
+        idle_timeout: float,
+        check_after: float = CHECK_IDLE_AFTER,
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"pool_size must be at least 1, not {size!r}")
+        if max_messages < 1:
+            raise ValueError(
+                f"max_messages_per_connection must be at least 1, not {max_messages!r}"
+            )
+        if not idle_timeout > 0:
+            raise ValueError(
+                f"idle_timeout must be a positive number of seconds, not {idle_timeout!r}"
+            )
+        self.size = size
+        self.max_messages = max_messages
+        self.idle_timeout = idle_timeout
+        self.check_after = check_after
+        self.idle: list[PooledConnection[T]] = []  # most recently used last
+        self.open = 0  # connections open or being opened, idle or lent
+        self.generation = 0  # bumped by clear(): connections lent before it are not kept
+
+    def take_stale(self, now: float) -> list[PooledConnection[T]]:
+        """Remove and return the idle connections unused for over ``idle_timeout``."""
+        stale = [c for c in self.idle if now - c.last_used > self.idle_timeout]
+        if stale:
+            self.idle = [c for c in self.idle if c not in stale]
+            self.open -= len(stale)
+        return stale
+
+    def pop_idle(self) -> PooledConnection[T] | None:
+        """The most recently used idle connection, lent from now on."""
+        return self.idle.pop() if self.idle else None
+
+    def reserve(self) -> bool:
+        """Count a connection about to be opened; False when ``size`` are open already."""
+        if self.open >= self.size:
+            return False
+        self.open += 1
+        return True
+
+    def forget(self) -> None:
+        """One connection (lent, or reserved and never opened) is closed: free its place."""
+        self.open -= 1
+
+    def opened(self, smtp: T, now: float, pid: int = 0) -> PooledConnection[T]:
+        """The record of a connection just opened in a reserved place."""
+        return PooledConnection(smtp, now, now, self.generation, pid)
+
+    def give_back(
+        self, connection: PooledConnection[T], *, reusable: bool, still_open: bool, now: float
+    ) -> bool:
+        """Keep a returned connection idle when it may carry more; False: close and forget it."""
+        keep = (
+            reusable
+            and still_open
+            and connection.generation == self.generation
+            and connection.messages < self.max_messages
+        )
+        if keep:
+            connection.last_used = now
+            self.idle.append(connection)
+        return keep
+
+    def remaining(self, connection: PooledConnection[T]) -> int:
+        """How many more messages this connection may carry."""
+        return max(0, self.max_messages - connection.messages)
+
+    def needs_check(self, connection: PooledConnection[T], now: float) -> bool:
+        """Idle long enough that the server may have gone: NOOP before lending it."""
+        return now - connection.last_used > self.check_after
+
+    def clear(self) -> list[PooledConnection[T]]:
+        """Remove and return every idle connection; lent ones will not be kept."""
+        idle, self.idle = self.idle, []
+        self.open = max(0, self.open - len(idle))
+        self.generation += 1
+        return idle
