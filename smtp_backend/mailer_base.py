@@ -218,7 +218,7 @@ class MailerBase(Generic[F, P]):
                 continue
             try:
                 batch.items.append((index, self.dkim.sign_item(item)))
-            except (ValueError, TypeError) as exc:  # bad input, as an unsigned send would
+            except Exception as exc:  # bad input (dkimpy's own errors too): this one fails
                 batch.done[index] = not_attempted(index, item, exc)
         return batch
 

@@ -29,8 +29,9 @@ class EmailBackend(BaseEmailBackend):
     Beyond Django's keywords (or ``MAILERS`` OPTIONS): ``ssl_cafile`` (trust this CA
     file instead of the system's), ``pool_size``, ``max_messages_per_connection``,
     ``idle_timeout``, ``pipelining``, ``retries``, ``rate_limit``, ``oauth_token``
-    (a token, a callable or a dotted path to one), ``url`` (``Mailer.from_url``) and
-    ``capture`` (record into ``django.core.mail.outbox`` instead of sending).
+    (a token, a callable or a dotted path to one), ``url`` (``Mailer.from_url``),
+    ``capture`` (record into ``django.core.mail.outbox`` instead of sending) and
+    ``allow_insecure_auth`` (log in over clear text to a host that is not loopback).
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class EmailBackend(BaseEmailBackend):
         oauth_token: Any = None,
         url: str | None = None,
         capture: bool | None = None,
+        allow_insecure_auth: bool | None = None,
         **kwargs: Any,
     ) -> None:
         # Django 6.1: ``alias`` and any unknown option go to the base class, which
@@ -85,6 +87,7 @@ class EmailBackend(BaseEmailBackend):
             "oauth_token": oauth_token,
             "url": url,
             "capture": capture,
+            "allow_insecure_auth": allow_insecure_auth,
         }
         if self.alias is None:
             self.config = classic_config(django_options, extra)
@@ -115,15 +118,24 @@ class EmailBackend(BaseEmailBackend):
         to the Mailer (messages without recipients or cancelled by ``pre_send`` have none)."""
         return getattr(self._local, "results", [])
 
-    def open(self) -> bool:
-        """Take hold of the shared Mailer; True when this call did (Django's meaning).
+    def open(self) -> bool | None:
+        """Take hold of the shared Mailer with one connection ready; True when this call
+        did, False when already open (Django's meaning).
 
-        Connections are opened on demand by the Mailer's pool and stay open for reuse,
-        so a connection error surfaces from ``send_messages``.
+        As Django's: a connection error (``OSError``: refused, TLS, ``SMTPException``
+        for a refused login) is raised, or with ``fail_silently`` ignored (None returned).
+        The connection goes back to the Mailer's pool, for this backend's sends.
         """
         if self._mailer is not None:
             return False
-        self._mailer = shared_mailer(self.config)
+        mailer = shared_mailer(self.config)
+        try:
+            mailer.open()
+        except OSError:
+            if not self.fail_silently:
+                raise
+            return None
+        self._mailer = mailer
         return True
 
     def close(self) -> None:

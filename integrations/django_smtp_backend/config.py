@@ -55,6 +55,7 @@ class MailerConfig:
     oauth_token: TokenSource | None = field(default=None, repr=False)
     url: str | None = field(default=None, repr=False)
     capture: bool = False
+    allow_insecure_auth: bool = False
 
     @property
     def security(self) -> str:
@@ -76,6 +77,7 @@ EXTRA_OPTIONS = (
     "oauth_token",
     "url",
     "capture",
+    "allow_insecure_auth",
 )
 
 #: Django's SMTP keyword -> the classic setting it falls back to.

@@ -54,6 +54,8 @@ def _mailer_options(config: MailerConfig) -> tuple[str | None, dict[str, Any]]:
     options["local_hostname"] = DNS_NAME.get_fqdn()
     if not config.pipelining:
         options["pipelining"] = False
+    if config.allow_insecure_auth:
+        options["allow_insecure_auth"] = True
     if not config.capture:  # a capturing Mailer never connects: no certificate files to read
         options["ssl_context"] = ssl_context(config)
     if config.url is not None:

@@ -35,6 +35,7 @@ class MailSettings:
     oauth_token: str | None = field(default=None, repr=False)
     rate_limit: float | None = None
     retries: int | None = None
+    allow_insecure_auth: bool = False
 
     @classmethod
     def from_config(
@@ -66,6 +67,7 @@ class MailSettings:
             oauth_token=get("MAIL_OAUTH_TOKEN"),
             rate_limit=_optional(get("MAIL_RATE_LIMIT"), float),
             retries=_optional(get("MAIL_RETRIES"), int),
+            allow_insecure_auth=bool(get("MAIL_ALLOW_INSECURE_AUTH", False)),
         )
 
     def ssl_context(self) -> ssl.SSLContext:

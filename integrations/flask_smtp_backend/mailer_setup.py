@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
 from smtp_backend.mailer import Mailer
 
 if TYPE_CHECKING:
     from .state import MailState
-
-_transcript_lock = threading.Lock()
 
 
 def capturing_mailer() -> Mailer:
@@ -23,9 +18,10 @@ def capturing_mailer() -> Mailer:
 def sending_mailer(state: MailState) -> Mailer:
     """The app's pooled Mailer, from ``MAIL_URL`` or from Flask-Mail's keys."""
     settings = state.settings
-    if state.debug:
-        show_transcript()
     options: dict[str, Any] = {
+        # MAIL_DEBUG: smtplib's transcript on stderr for each connection, as in Flask-Mail
+        "debuglevel": int(state.debug) or None,
+        "allow_insecure_auth": settings.allow_insecure_auth or None,
         "timeout": settings.timeout,
         "pool_size": settings.pool_size,
         "max_messages_per_connection": state.max_emails,
@@ -56,26 +52,3 @@ def _credentials(state: MailState) -> dict[str, Any]:
     if state.password:
         return {"username": state.username, "password": state.password}
     return {}
-
-
-class TranscriptHandler(logging.Handler):
-    """Writes to the current ``sys.stderr`` (looked up at each record, as ``print`` does)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            print(self.format(record), file=sys.stderr)
-        except Exception:
-            self.handleError(record)
-
-
-def show_transcript() -> None:
-    """``MAIL_DEBUG``: the SMTP conversation on stderr, as smtplib's ``set_debuglevel(1)``
-    prints it (credentials redacted). Set up once per process, through logging."""
-    logger = logging.getLogger("smtp_backend")
-    with _transcript_lock:
-        if any(isinstance(handler, TranscriptHandler) for handler in logger.handlers):
-            return
-        handler = TranscriptHandler()
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)

@@ -100,6 +100,22 @@ def test_wrong_password_raises_unless_fail_silently(auth_server: RecordingSMTPSe
     assert auth_server.messages == []
 
 
+def test_open_raises_a_refused_login(auth_server: RecordingSMTPServer) -> None:
+    options = {"host": auth_server.host, "port": auth_server.port, "username": AUTH_USER}
+
+    with pytest.raises(smtplib.SMTPAuthenticationError):
+        EmailBackend(password="wrong", **options).open()
+    assert EmailBackend(password="wrong", fail_silently=True, **options).open() is None
+
+
+def test_allow_insecure_auth_reaches_the_mailer(smtp_server: RecordingSMTPServer) -> None:
+    options = {"host": smtp_server.host, "port": smtp_server.port}
+
+    assert EmailBackend(**options).mailer.settings.allow_insecure_auth is False
+    allowed = EmailBackend(allow_insecure_auth=True, **options).mailer
+    assert allowed.settings.allow_insecure_auth is True
+
+
 @pytest.mark.parametrize(
     "token", [OAUTH_TOKEN, oauth_token_provider, f"{__name__}.oauth_token_provider"]
 )

@@ -222,6 +222,21 @@ def test_unreachable_server_raises_oserror_unless_fail_silently(closed_port: int
     assert quiet.send_messages([message]) == 0
 
 
+def test_open_connects_now_and_raises_unless_fail_silently(closed_port: int) -> None:
+    with pytest.raises(ConnectionRefusedError):
+        EmailBackend(host="127.0.0.1", port=closed_port).open()
+    assert EmailBackend(host="127.0.0.1", port=closed_port, fail_silently=True).open() is None
+
+
+def test_open_holds_a_connection_that_the_sends_reuse(smtp_server: RecordingSMTPServer) -> None:
+    backend = backend_for(smtp_server)
+    assert backend.open() is True
+    assert smtp_server.connections == 1 and smtp_server.verbs() == ["EHLO"]
+    assert backend.send_messages([note("after open", "a@example.test")]) == 1
+    backend.close()
+    assert smtp_server.connections == 1
+
+
 def test_invalid_address_raises_value_error_even_when_failing_silently(
     smtp_server: RecordingSMTPServer,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -12,7 +13,8 @@ dkim = pytest.importorskip("dkim", reason="dkimpy is the optional extra smtp-bac
 serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
 rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
 
-from smtp_backend import SMTP, Envelope, Mailer  # noqa: E402
+from smtp_backend import SMTP, Envelope, Mailer, MessageState, SendResult  # noqa: E402
+from smtp_backend.aio_mailer import AsyncMailer  # noqa: E402
 from smtp_backend.dkim import DKIM  # noqa: E402
 from tests.servers import RecordingSMTPServer  # noqa: E402
 
@@ -60,6 +62,50 @@ def test_signed_message_verifies_at_the_receiving_end(smtp_server: RecordingSMTP
     assert received.content.startswith(b"DKIM-Signature:")
     record = b"v=DKIM1; k=rsa; p=" + public
     assert dkim.verify(received.content, dnsfunc=_dns("s1", "shop.test", record))
+
+
+def test_async_mailer_signs_too(smtp_server: RecordingSMTPServer) -> None:
+    private, public = _rsa_key()
+    signer = DKIM("shop.test", "s1", private)
+
+    async def send() -> list[SendResult]:
+        async with AsyncMailer(
+            smtp_server.host, smtp_server.port, security="none", dkim=signer
+        ) as mailer:
+            return await mailer.send([_message(), _message()])
+
+    assert [r.ok for r in asyncio.run(send())] == [True, True]
+    record = b"v=DKIM1; k=rsa; p=" + public
+    for received in smtp_server.messages:
+        assert dkim.verify(received.content, dnsfunc=_dns("s1", "shop.test", record))
+
+
+def test_captured_bytes_are_the_signed_bytes(smtp_server: RecordingSMTPServer) -> None:
+    private, public = _rsa_key()
+    message = _message()
+    with Mailer(
+        smtp_server.host, smtp_server.port, security="none", dkim=DKIM("shop.test", "s1", private)
+    ) as mailer:
+        with mailer.capture() as outbox:
+            [result] = mailer.send(message)
+        assert result.ok and smtp_server.connections == 0
+    [record] = outbox
+    assert record.message is message  # the object given, not the signed copy
+    assert record.data.startswith(b"DKIM-Signature:")
+    record_txt = b"v=DKIM1; k=rsa; p=" + public
+    assert dkim.verify(record.data, dnsfunc=_dns("s1", "shop.test", record_txt))
+
+
+def test_a_message_that_cannot_be_signed_fails_alone() -> None:
+    private, _ = _rsa_key()
+    mailer = Mailer(capture=True, dkim=DKIM("shop.test", "s1", private))
+    no_sender = EmailMessage()
+    no_sender["To"] = "customer@example.test"
+    no_sender.set_content("who sent this?")
+    results = mailer.send([no_sender, _message()])
+    assert [r.state for r in results] == [MessageState.NOT_ATTEMPTED, MessageState.SENT]
+    assert "From" in str(results[0].error)
+    assert mailer.outbox is not None and len(mailer.outbox) == 1
 
 
 def test_a_wrong_key_fails_verification(smtp_server: RecordingSMTPServer) -> None:

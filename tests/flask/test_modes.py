@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
 
 from flask_smtp_backend import Mail, MailState, Message, email_dispatched
-from flask_smtp_backend.mailer_setup import TranscriptHandler
+from flask_smtp_backend.mailer_setup import sending_mailer
 from tests.conftest import SMTPServerFactory
 from tests.flask.conftest import MailFactory
 from tests.servers import RecordingSMTPServer
@@ -203,24 +202,28 @@ def test_send_async_concurrently_with_an_unbound_mail(smtp_server: RecordingSMTP
     assert {m.mail_from for m in smtp_server.messages} == {"async@example.test"}
 
 
-@pytest.fixture
-def restore_smtp_logging() -> Iterator[None]:
-    logger = logging.getLogger("smtp_backend")
-    level = logger.level
-    yield
-    for handler in [h for h in logger.handlers if isinstance(h, TranscriptHandler)]:
-        logger.removeHandler(handler)
-    logger.setLevel(level)
-
-
 def test_mail_debug_prints_the_conversation(
     make_mail: MailFactory,
     smtp_server: RecordingSMTPServer,
     capsys: pytest.CaptureFixture[str],
-    restore_smtp_logging: None,
 ) -> None:
     mail = make_mail(smtp_server, MAIL_DEBUG=1)
     with mail.app.app_context():
         mail.send(message())
     err = capsys.readouterr().err
     assert "EHLO" in err.upper() and "MAIL FROM:<SENDER@EXAMPLE.TEST>" in err.upper()
+    quiet = make_mail(smtp_server, MAIL_DEBUG=0)
+    with quiet.app.app_context():
+        quiet.send(message())
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("config", "allowed"), [({}, False), ({"MAIL_ALLOW_INSECURE_AUTH": 1}, True)]
+)
+def test_mail_allow_insecure_auth_reaches_the_mailer(
+    make_mail: MailFactory, smtp_server: RecordingSMTPServer, config: dict[str, Any], allowed: bool
+) -> None:
+    mail = make_mail(smtp_server, **config)
+    assert mail.state is not None
+    assert sending_mailer(mail.state).settings.allow_insecure_auth is allowed

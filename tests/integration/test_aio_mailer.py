@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 
 import pytest
 
-from smtp_backend import Envelope, MessageState
+from smtp_backend import Envelope, MessageState, SendResult
 from smtp_backend.aio_mailer import AsyncMailer
-from tests.servers import RecordingSMTPServer
+from tests.servers import (
+    Close,
+    Expect,
+    ReadData,
+    RecordingSMTPServer,
+    ScriptedServer,
+    Send,
+    ehlo_reply,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -97,3 +106,52 @@ def test_capture_sends_nothing(smtp_server: RecordingSMTPServer) -> None:
     mailer = asyncio.run(run())
     assert mailer.outbox is not None and len(mailer.outbox) == 2
     assert smtp_server.connections == 0
+
+
+def test_open_connects_now_raises_when_refused_and_hooks_run(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    seen: list[SendResult] = []
+
+    async def run() -> None:
+        mailer = AsyncMailer(
+            smtp_server.host, smtp_server.port, security="none", after_send=seen.append
+        )
+        async with mailer:
+            await mailer.open()
+            assert smtp_server.connections == 1
+            assert [r.state for r in await mailer.send(_envelopes(2))] == [MessageState.SENT] * 2
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        with pytest.raises(ConnectionRefusedError):
+            await AsyncMailer("127.0.0.1", port, security="none").open()
+
+    asyncio.run(run())
+    assert smtp_server.connections == 1
+    assert [r.index for r in seen] == [0, 1]
+
+
+def test_a_message_lost_before_its_transaction_goes_on_a_new_connection(
+    scripted_server: ScriptedServer,
+) -> None:
+    greeting, ehlo = Send(b"220 fake.test ESMTP\r\n"), Expect(rb"(?i)EHLO \S+", ehlo_reply())
+    scripted_server.play(greeting, ehlo, Expect(rb"(?i)MAIL FROM:<alice@example\.test>"), Close())
+    scripted_server.play(
+        greeting,
+        ehlo,
+        Expect(rb"(?i)MAIL FROM:<alice@example\.test>", b"250 ok\r\n"),
+        Expect(rb"(?i)RCPT TO:<r0@example\.test>", b"250 ok\r\n"),
+        Expect(rb"(?i)DATA", b"354 go ahead\r\n"),
+        ReadData(b"250 2.0.0 queued\r\n"),
+        Expect(rb"(?i)QUIT", b"221 bye\r\n"),
+        Close(),
+    )
+
+    async def run() -> list[MessageState]:
+        async with AsyncMailer(scripted_server.host, scripted_server.port, security="none") as m:
+            return [r.state for r in await m.send(_envelopes(1))]
+
+    assert asyncio.run(run()) == [MessageState.SENT]
+    scripted_server.join()
+    assert scripted_server.errors == [] and scripted_server.connections == 2

@@ -110,6 +110,17 @@ def test_bad_input_fails_that_message_alone(smtp_server: RecordingSMTPServer) ->
     assert sorted(subjects(smtp_server)) == ["good1", "good2"]
 
 
+def test_a_message_without_recipients_fails_alone_on_the_same_connection(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    nobody = Envelope("a@example.test", [], b"Subject: nobody\r\n\r\nx\r\n")
+    with plain_mailer(smtp_server, retries=2, retry_delay=0.01) as mailer:
+        results = mailer.send([nobody, make_message("somebody")])
+    assert [r.state for r in results] == [MessageState.NOT_ATTEMPTED, MessageState.SENT]
+    assert smtp_server.connections == 1
+    assert subjects(smtp_server) == ["somebody"]
+
+
 def test_capture_records_instead_of_sending(smtp_server: RecordingSMTPServer) -> None:
     message = make_message("captured")
     with plain_mailer(smtp_server) as mailer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -157,3 +158,24 @@ def test_the_rate_limit_paces_every_message(smtp_server: RecordingSMTPServer) ->
     assert all(r.ok for r in first + second)
     assert clock.sleeps == pytest.approx([0.5, 0.5, 0.5])
     assert len(smtp_server.messages) == 4
+
+
+def test_open_connects_now_and_the_next_send_reuses_that_connection(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    with Mailer(smtp_server.host, smtp_server.port, security="none") as mailer:
+        mailer.open()
+        assert smtp_server.connections == 1 and smtp_server.verbs() == ["EHLO"]
+        assert mailer.send(envelope("after open"))[0].ok
+    assert connection_of(smtp_server) == {"after open": 1}
+
+
+def test_open_raises_when_nothing_listens_and_does_nothing_while_capturing() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailer = Mailer("127.0.0.1", port, security="none")
+    with pytest.raises(ConnectionRefusedError):
+        mailer.open()
+    with mailer.capture():
+        mailer.open()

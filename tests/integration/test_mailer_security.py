@@ -9,7 +9,9 @@ import ssl
 import pytest
 
 from smtp_backend import Envelope, MessageState, SMTPNotSupportedError
+from smtp_backend.connection import ConnectionFactory
 from smtp_backend.mailer import Mailer
+from smtp_backend.pool import quit_quietly
 from tests.conftest import SMTPServerFactory
 from tests.servers import AUTH_PASSWORD, AUTH_USER, OAUTH_TOKEN, RecordingSMTPServer
 
@@ -134,3 +136,57 @@ def test_a_tls_connection_is_reused_across_calls(
             assert mailer.send(MESSAGE)[0].ok
     assert server.connections == 1
     assert [m.tls for m in server.messages] == [True] * 3
+
+
+def test_open_raises_a_missing_starttls_before_any_send(smtp_server: RecordingSMTPServer) -> None:
+    with Mailer(smtp_server.host, smtp_server.port, security="starttls") as mailer:
+        with pytest.raises(SMTPNotSupportedError, match="does not offer STARTTLS"):
+            mailer.open()
+    assert smtp_server.messages == []
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_allow_insecure_auth_is_set_on_every_connection(
+    auth_server: RecordingSMTPServer, allowed: bool
+) -> None:
+    # Tests may bind only loopback, where the guard always lets a login through; so this
+    # checks that the option reaches each connection the Mailer opens, and
+    # test_client_tls_auth checks what the guard does with it on a remote-looking one.
+    mailer = Mailer(
+        auth_server.host,
+        auth_server.port,
+        security="none",
+        username=AUTH_USER,
+        password=AUTH_PASSWORD,
+        allow_insecure_auth=allowed,
+    )
+    assert mailer.settings.allow_insecure_auth is allowed
+    smtp = ConnectionFactory(mailer.settings)()  # how the Mailer's pool opens each one
+    try:
+        assert smtp.allow_insecure_auth is allowed
+        assert smtp.user == AUTH_USER  # logged in over clear text: loopback is exempt
+    finally:
+        quit_quietly(smtp)
+
+
+def test_debuglevel_prints_each_connections_conversation_without_secrets(
+    auth_server: RecordingSMTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def send(**options: object) -> None:
+        with Mailer(
+            auth_server.host,
+            auth_server.port,
+            security="none",
+            username=AUTH_USER,
+            password=AUTH_PASSWORD,
+            **options,  # type: ignore[arg-type]
+        ) as mailer:
+            assert mailer.send(MESSAGE)[0].ok
+
+    send(debuglevel=1)
+    err = capsys.readouterr().err
+    assert "MAIL FROM:<ALICE@EXAMPLE.TEST>" in err.upper() and "reply: retcode (250)" in err
+    plain = base64.b64encode(f"\0{AUTH_USER}\0{AUTH_PASSWORD}".encode()).decode()
+    assert AUTH_PASSWORD not in err and plain not in err
+    send()
+    assert capsys.readouterr().err == ""
