@@ -139,9 +139,9 @@ def test_a_tls_connection_is_reused_across_calls(
 
 
 def test_open_raises_a_missing_starttls_before_any_send(smtp_server: RecordingSMTPServer) -> None:
-    with Mailer(smtp_server.host, smtp_server.port, security="starttls") as mailer:
-        with pytest.raises(SMTPNotSupportedError, match="does not offer STARTTLS"):
-            mailer.open()
+    mailer = Mailer(smtp_server.host, smtp_server.port, security="starttls")
+    with mailer, pytest.raises(SMTPNotSupportedError, match="does not offer STARTTLS"):
+        mailer.open()
     assert smtp_server.messages == []
 
 
