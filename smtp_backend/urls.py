@@ -2,26 +2,41 @@
 
     smtp://host:25                 plain SMTP (no TLS)
     smtp+starttls://user:pass@host:587?pool_size=4
+    smtp+starttls-opportunistic://host:25   STARTTLS when offered, clear text otherwise
     smtps://user:pass@host         TLS from the first byte (465)
     lmtp://host:24                 LMTP over TCP
     lmtp:///var/run/lmtp.sock      LMTP over a Unix socket
     smtp+unix:///var/run/smtp.sock SMTP over a Unix socket
 
 User and password are percent-decoded (``%40`` is ``@``). Query keys are Mailer
-keyword arguments; an unknown, repeated or malformed one raises ``ValueError``.
+keyword arguments (``pool_size``, ``timeout``, ``ca_file``, ``dangerously_skip_tls_verify``,
+``allow_insecure_auth``...); an unknown, repeated or malformed one raises ``ValueError``.
 No error message repeats the password.
+
+Per-phase time limits are ``timeout_<phase>`` keys, one per :class:`Timeouts` field
+(``timeout_connect``, ``timeout_greeting``, ``timeout_command``, ``timeout_data_block``,
+``timeout_data_final``, ``timeout_total``): seconds, or ``none`` for no limit. Together
+they make the ``timeouts`` argument; a phase not given keeps ``timeout`` when that is in
+the URL, else its default::
+
+    smtp+starttls://host?timeout=10&timeout_data_final=120&timeout_total=none
 """
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
+
+from .connection import OPPORTUNISTIC
+from .timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 _SCHEMES: dict[str, tuple[str, str, bool]] = {
     # scheme: (protocol, security, Unix socket)
     "smtp": ("smtp", "none", False),
     "smtp+starttls": ("smtp", "starttls", False),
+    f"smtp+{OPPORTUNISTIC}": ("smtp", OPPORTUNISTIC, False),
     "smtps": ("smtp", "tls", False),
     "smtp+tls": ("smtp", "tls", False),
     "smtp+unix": ("smtp", "none", True),
@@ -70,10 +85,14 @@ def _boolean(text: str) -> bool:
     raise ValueError(f"must be one of {_TRUE + _FALSE}")
 
 
-def _hostname(text: str) -> str:
+def _non_empty(text: str) -> str:
     if not text:
         raise ValueError("must not be empty")
     return text
+
+
+def _seconds_or_none(text: str) -> float | None:
+    return None if text.lower() == "none" else _positive_float(text)
 
 
 _QUERY_KEYS: dict[str, Callable[[str], Any]] = {
@@ -81,13 +100,20 @@ _QUERY_KEYS: dict[str, Callable[[str], Any]] = {
     "max_messages_per_connection": _positive_int,
     "idle_timeout": _positive_float,
     "timeout": _positive_float,
-    "local_hostname": _hostname,
+    "local_hostname": _non_empty,
     "pipelining": _boolean,
     "rate_limit": _positive_float,
     "retries": _non_negative_int,
     "retry_delay": _non_negative_float,
     "max_retry_delay": _non_negative_float,
+    "ca_file": _non_empty,
+    "dangerously_skip_tls_verify": _boolean,
+    "allow_insecure_auth": _boolean,
 }
+_TIMEOUT_PREFIX = "timeout_"
+_QUERY_KEYS.update(
+    {_TIMEOUT_PREFIX + f.name: _seconds_or_none for f in dataclasses.fields(Timeouts)}
+)
 
 
 def redact_url(url: str) -> str:
@@ -165,4 +191,17 @@ def _query_options(query: str, shown: str) -> dict[str, Any]:
             raise ValueError(
                 f"bad value {text!r} for {key!r} in mailer URL {shown}: {exc}"
             ) from None
+    phases = {
+        key[len(_TIMEOUT_PREFIX) :]: options.pop(key)
+        for key in list(options)
+        if key.startswith(_TIMEOUT_PREFIX)
+    }
+    if phases:
+        timeout = options.get("timeout")
+        base = (
+            DEFAULT_TIMEOUTS
+            if timeout is None
+            else Timeouts.every(timeout, total=DEFAULT_TIMEOUTS.total)
+        )
+        options["timeouts"] = dataclasses.replace(base, **phases)
     return options

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from smtp_backend import Timeouts
 from smtp_backend.mailer import Mailer
 from smtp_backend.urls import parse_mailer_url, redact_url
 
@@ -66,6 +67,48 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "smtp+starttls-opportunistic://h",
+        {"protocol": "smtp", "security": "starttls-opportunistic", "host": "h"},
+    ),
+    (
+        "smtps://h?ca_file=%2Fetc%2Fca.pem&allow_insecure_auth=yes",
+        {
+            "protocol": "smtp",
+            "security": "tls",
+            "host": "h",
+            "ca_file": "/etc/ca.pem",
+            "allow_insecure_auth": True,
+        },
+    ),
+    (
+        "smtp+starttls://h?dangerously_skip_tls_verify=true",
+        {
+            "protocol": "smtp",
+            "security": "starttls",
+            "host": "h",
+            "dangerously_skip_tls_verify": True,
+        },
+    ),
+    (
+        "smtp://h?timeout_connect=2&timeout_data_final=90&timeout_total=none",
+        {
+            "protocol": "smtp",
+            "security": "none",
+            "host": "h",
+            "timeouts": Timeouts(connect=2.0, data_final=90.0, total=None),
+        },
+    ),
+    (
+        "smtp://h?timeout=5&timeout_command=1.5",
+        {
+            "protocol": "smtp",
+            "security": "none",
+            "host": "h",
+            "timeout": 5.0,
+            "timeouts": Timeouts(5.0, 5.0, 1.5, 5.0, 5.0, total=300.0),
+        },
+    ),
+    (
         "SMTP+STARTTLS://user:@h",
         {
             "protocol": "smtp",
@@ -97,6 +140,12 @@ BAD: list[tuple[str, str]] = [
     ("smtp+unix://host/run/smtp.sock", "no host or port"),
     ("smtp+unix:///", "no Unix socket path"),
     ("smtp://:pw@host", "empty user name"),
+    ("smtp://host?timeout_connect=0", "bad value '0' for 'timeout_connect'"),
+    ("smtp://host?timeout_total=inf", "bad value 'inf' for 'timeout_total'"),
+    ("smtp://host?timeout_data=5", "unknown option 'timeout_data'"),
+    ("smtp://host?ca_file=", "bad value '' for 'ca_file'"),
+    ("smtp://host?allow_insecure_auth=perhaps", "bad value 'perhaps'"),
+    ("smtp+opportunistic://host", "unknown scheme"),
 ]
 
 
@@ -128,6 +177,18 @@ def test_from_url_builds_a_configured_mailer() -> None:
     assert "pass" not in repr(mailer) and "pass" not in repr(mailer.settings)
     assert Mailer.from_url("smtps://h").settings.port == 465
     assert Mailer.from_url("smtp://h").settings.port == 25
+
+
+def test_from_url_options_reach_the_connections() -> None:
+    mailer = Mailer.from_url(
+        "smtp+starttls-opportunistic://h?allow_insecure_auth=1&timeout_greeting=7"
+        "&dangerously_skip_tls_verify=1"
+    )
+    settings = mailer.settings
+    assert settings.security == "starttls-opportunistic" and settings.port == 25
+    assert settings.allow_insecure_auth is True
+    assert settings.phase_timeouts.greeting == 7.0
+    assert settings.ssl_context is not None and settings.ssl_context.check_hostname is False
 
 
 def test_from_url_rejects_an_option_given_twice() -> None:
