@@ -15,30 +15,45 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .aio_transport import ReplyStream
 from .auth import PREFERRED_MECHANISMS
-from .errors import (
-    SMTPAuthenticationError,
-    SMTPConnectError,
-    SMTPHeloError,
-    SMTPNotSupportedError,
-    SMTPProtocolError,
-    SMTPResponseException,
-    SMTPServerDisconnected,
-)
+from .errors import SMTPConnectError, SMTPNotSupportedError, SMTPServerDisconnected
 from .errors import SMTPTimeoutError as _SMTPTimeoutError
 from .protocol import exchanges as ex
-from .protocol.exchanges import CLOSE, READ_GREETING, ClientSession, Exchange, Read, Write
+from .protocol import plans
+from .protocol.session import (
+    OAUTH_MECHANISMS,
+    AuthObject,
+    ClientSession,
+    default_local_hostname,
+    insecure_auth_error,
+    is_loopback,
+    logger,
+)
+from .protocol.steps import (
+    CLOSE,
+    READ_GREETING,
+    Call,
+    Exchange,
+    Plan,
+    Read,
+    Step,
+    StepRun,
+    Write,
+    encode_command,
+    read_reply,
+)
 from .results import Envelope, Reply, SendResult
 from .timeouts import Phase, Timeouts
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncSMTP", "SMTPTimeoutError"]
 
 T = TypeVar("T")
+S = TypeVar("S")
 DEFAULT_TIMEOUT = 60.0
 SMTP_PORT = 25
 SMTP_SSL_PORT = 465
@@ -66,9 +81,8 @@ class AsyncSMTP(ClientSession):
     instant, bounds every call until reset to None).
     """
 
-    #: A ``time.monotonic()`` instant after which every wait fails (None: none).
-    deadline: float | None = None
-    _call_deadline: float | None = None
+    _timeout_error = SMTPTimeoutError
+    _clock = staticmethod(time.monotonic)
 
     def __init__(
         self,
@@ -96,12 +110,14 @@ class AsyncSMTP(ClientSession):
             raise ValueError("use_tls and start_tls are mutually exclusive")
         if password is not None and oauth_token is not None:
             raise ValueError("give password or oauth_token, not both")
-        self._init_session(hostname or host or "localhost")
+        self._init_session(
+            hostname or host or "localhost",
+            timeout=timeout,
+            timeouts=timeouts,
+            source_address=source_address,
+        )
         self.port = port
-        self.local_hostname = local_hostname or _local_hostname()
-        self.source_address = source_address
-        self.timeout = timeout
-        self.timeouts = timeouts
+        self.local_hostname = local_hostname or default_local_hostname(socket)
         self.use_tls = use_tls
         self.start_tls = start_tls
         self.tls_context = tls_context or ssl_context
@@ -150,11 +166,7 @@ class AsyncSMTP(ClientSession):
     ) -> None:
         try:
             if self.is_connected and exc_type is None:
-                code, message = await self.quit()
-                if code != 221:
-                    raise SMTPResponseException(code, message)
-        except SMTPServerDisconnected:
-            pass
+                await self._follow(plans.goodbye(Call("quit")))
         finally:
             self.close()
 
@@ -185,8 +197,7 @@ class AsyncSMTP(ClientSession):
         try:
             return await self._connect(self.port)
         finally:
-            if outermost:
-                self._call_deadline = None
+            self._end_call(outermost)
 
     async def _connect(self, port: int) -> tuple[int, bytes]:
         loop = asyncio.get_running_loop()
@@ -204,7 +215,7 @@ class AsyncSMTP(ClientSession):
         )
         self._stream = stream
         try:
-            code, message = (await self._run(ex.read_reply(READ_GREETING))).as_tuple()
+            code, message = (await self._run(read_reply(READ_GREETING))).as_tuple()
             if code != 220:
                 raise SMTPConnectError(code, message)
             await self._after_greeting()
@@ -234,26 +245,6 @@ class AsyncSMTP(ClientSession):
 
     # -- time limits -----------------------------------------------------------
 
-    def _start_call(self) -> bool:
-        """Start ``Timeouts.total`` for one public call; False inside a call already running."""
-        total = self.timeouts.total if self.timeouts is not None else None
-        if total is None or self._call_deadline is not None:
-            return False
-        self._call_deadline = time.monotonic() + total
-        return True
-
-    def _limit(self, phase: Phase) -> float | None:
-        """Seconds the next wait in ``phase`` may take: its limit, capped by any deadline."""
-        limit = self.timeouts.phase(phase) if self.timeouts is not None else self.timeout
-        deadlines = [d for d in (self.deadline, self._call_deadline) if d is not None]
-        if not deadlines:
-            return limit
-        remaining = min(deadlines) - time.monotonic()
-        if remaining <= 0:
-            self.close()
-            raise SMTPTimeoutError(f"the deadline passed before {phase.replace('_', ' ')}")
-        return remaining if limit is None else min(limit, remaining)
-
     async def _bounded(
         self,
         awaitable: Awaitable[T],
@@ -274,41 +265,40 @@ class AsyncSMTP(ClientSession):
             self.close()  # refused, reset, or a failed handshake: raised as is, as smtplib
             raise
 
-    # -- the exchange runner -----------------------------------------------------
+    # -- the step runner -----------------------------------------------------------
 
     async def _run(self, exchange: Exchange[T]) -> T:
         """Drive a shared exchange; a cancellation or failure mid-way closes the connection."""
         async with self._lock:
             outermost = self._start_call()
             try:
-                return await self._drive(exchange)
+                return await self._drive(exchange, self._perform)
             finally:
-                if outermost:
-                    self._call_deadline = None
+                self._end_call(outermost)
 
-    async def _drive(self, exchange: Exchange[T]) -> T:
-        value: Reply | None = None
-        error: Exception | None = None
-        while True:
+    async def _follow(self, plan: Plan[T]) -> T:
+        """Carry out a plan (see ``protocol.plans``): each call made through ``self``."""
+        return await self._drive(plan, self._call)
+
+    async def _drive(
+        self, steps: Generator[S, Any, T], perform: Callable[[S], Awaitable[Any]]
+    ) -> T:
+        run = StepRun(steps, self.close)
+        while (step := run.next_step()) is not None:
             try:
-                step = exchange.throw(error) if error is not None else exchange.send(value)
-            except StopIteration as stop:
-                result: T = stop.value
-                return result
-            except (SMTPServerDisconnected, SMTPProtocolError):
-                self.close()
-                raise
-            value = error = None
-            try:
-                value = await self._perform(step)
+                run.succeeded(await perform(step))
             except Exception as exc:
-                error = exc
+                run.failed(exc)
             except BaseException:
                 self.close()  # cancelled between a command and its reply
-                exchange.close()
+                steps.close()
                 raise
+        return run.result
 
-    async def _perform(self, step: ex.Step) -> Reply | None:
+    async def _call(self, call: Call) -> Any:
+        return await getattr(self, call.method)(*call.args, **call.kwargs)
+
+    async def _perform(self, step: Step) -> Reply | None:
         if step is CLOSE:  # also when already closed: a batch ends with it after a loss
             self.close()
             return None
@@ -321,7 +311,7 @@ class AsyncSMTP(ClientSession):
                 self._trace("send:", step.data)
             finally:
                 self._redact = False
-            data = ex.encode_command(step.data, self.command_encoding)
+            data = encode_command(step.data, self.command_encoding)
             limit = self._limit(step.phase)
             await self._bounded(stream.write(data, limit), step.phase, timed=False)
             return None
@@ -352,11 +342,7 @@ class AsyncSMTP(ClientSession):
 
     async def ehlo_or_helo_if_needed(self) -> None:
         """EHLO (falling back to HELO) unless one was already done."""
-        if self._needs_greeting():
-            if not (200 <= (await self.ehlo())[0] <= 299):
-                code, resp = await self.helo()
-                if not (200 <= code <= 299):
-                    raise SMTPHeloError(code, resp)
+        await self._follow(plans.greet(self))
 
     async def help(self, args: str = "") -> bytes:
         return (await self._run(ex.simple(self, "help", args)))[1]
@@ -414,7 +400,7 @@ class AsyncSMTP(ClientSession):
         assert isinstance(transport, asyncio.Transport)
         leftover = stream.restart_after_tls(transport)
         if leftover:  # sent before the handshake: an injection attempt (CVE-2011-0411)
-            ex.logger.warning("discarded %d plaintext bytes received before TLS", len(leftover))
+            logger.warning("discarded %d plaintext bytes received before TLS", len(leftover))
         self._forget_session()
         return code, reply
 
@@ -446,12 +432,12 @@ class AsyncSMTP(ClientSession):
         if not (
             self.is_encrypted
             or self.allow_insecure_auth
-            or ex.is_loopback(self._host, peer, unix_socket=unix)
+            or is_loopback(self._host, peer, unix_socket=unix)
         ):
-            raise ex.insecure_auth_error(self._host)
+            raise insecure_auth_error(self._host)
 
     async def auth(
-        self, mechanism: str, authobject: ex.AuthObject, *, initial_response_ok: bool = True
+        self, mechanism: str, authobject: AuthObject, *, initial_response_ok: bool = True
     ) -> tuple[int, bytes]:
         """Run one SASL exchange; ``authobject(challenge=None)`` gives each response."""
         self._check_auth_allowed()
@@ -463,35 +449,15 @@ class AsyncSMTP(ClientSession):
         self, user: str, password: str, *, initial_response_ok: bool = True
     ) -> tuple[int, bytes]:
         """Log in with the first of CRAM-MD5, PLAIN, LOGIN the server offers."""
-        return await self._login(user, password, PREFERRED_MECHANISMS, initial_response_ok)
+        return await self._follow(
+            plans.login(self, user, password, PREFERRED_MECHANISMS, initial_response_ok)
+        )
 
     async def login_oauth2(self, user: str, token: str) -> tuple[int, bytes]:
         """Log in with an OAuth 2 access token: OAUTHBEARER if offered, else XOAUTH2."""
-        return await self._login(user, token, ex.OAUTH_MECHANISMS, True, what="token")
-
-    async def _login(
-        self,
-        user: str,
-        secret: str,
-        preferred: Iterable[str],
-        initial_response_ok: bool,
-        what: str = "password",
-    ) -> tuple[int, bytes]:
-        await self.ehlo_or_helo_if_needed()
-        last_exception: SMTPAuthenticationError | None = None
-        for mechanism in self._login_mechanisms(user, secret, preferred, what):
-            try:
-                code, resp = await self.auth(
-                    mechanism,
-                    self._authobject(mechanism),
-                    initial_response_ok=initial_response_ok,
-                )
-                if code in (235, 503):
-                    return code, resp
-            except SMTPAuthenticationError as exc:
-                last_exception = exc
-        assert last_exception is not None
-        raise last_exception
+        return await self._follow(
+            plans.login(self, user, token, OAUTH_MECHANISMS, True, what="token")
+        )
 
     # -- transactions ------------------------------------------------------------------
 
@@ -518,11 +484,9 @@ class AsyncSMTP(ClientSession):
         rcpt_options: Sequence[str] = (),
     ) -> dict[str, tuple[int, bytes]]:
         """Send an ``email.message.Message`` with smtplib's envelope rules (Resent-*, Bcc)."""
-        await self.ehlo_or_helo_if_needed()
-        sender, recipients, flat, options = ex.send_message_arguments(
-            self, msg, from_addr, to_addrs, mail_options
+        return await self._follow(
+            plans.send_message(self, msg, from_addr, to_addrs, mail_options, rcpt_options)
         )
-        return await self.sendmail(sender, recipients, flat, options, rcpt_options)
 
     async def send_many(
         self, messages: Iterable[Envelope | Message], *, window: int | None = None
@@ -535,14 +499,3 @@ class AsyncSMTP(ClientSession):
         """
         await self.ehlo_or_helo_if_needed()
         return await self._run(ex.send_many(self, messages, window))
-
-
-def _local_hostname() -> str:
-    """smtplib's choice: the FQDN, else the address literal of this host."""
-    fqdn = socket.getfqdn()
-    if "." in fqdn:
-        return fqdn
-    try:
-        return f"[{socket.gethostbyname(socket.gethostname())}]"
-    except OSError:
-        return "[127.0.0.1]"

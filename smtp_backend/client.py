@@ -21,7 +21,7 @@ import ssl
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any, TypeVar
 
 from .auth import PREFERRED_MECHANISMS
@@ -39,10 +39,29 @@ from .errors import (
     SMTPServerDisconnected,
     SMTPTimeoutError,
 )
-from .protocol import ReplyParser, command_line, quoteaddr
+from .protocol import ReplyParser, command_line, plans, quoteaddr
 from .protocol import exchanges as ex
-from .protocol.exchanges import CLOSE, READ_GREETING, ClientSession, Exchange, Read, Write
 from .protocol.replies import MAX_LINE_LENGTH
+from .protocol.session import (
+    MAX_CHALLENGES,
+    OAUTH_MECHANISMS,
+    AuthObject,
+    ClientSession,
+    default_local_hostname,
+    insecure_auth_error,
+    is_loopback,
+)
+from .protocol.steps import (
+    CLOSE,
+    READ_GREETING,
+    Call,
+    Exchange,
+    Plan,
+    Read,
+    Step,
+    StepRun,
+    Write,
+)
 from .results import Envelope, Reply, SendResult
 from .timeouts import Phase, Timeouts
 
@@ -76,15 +95,15 @@ LMTP_PORT = 2003
 CRLF = "\r\n"
 bCRLF = b"\r\n"
 _MAXLINE = MAX_LINE_LENGTH
-_MAXCHALLENGE = ex.MAX_CHALLENGES
+_MAXCHALLENGE = MAX_CHALLENGES
 _RECV_SIZE = 65536
 _have_ssl = True
 
 logger = logging.getLogger("smtp_backend")
 T = TypeVar("T")
+S = TypeVar("S")
 _EOL = re.compile(r"(?:\r\n|\n|\r(?!\n))")
 
-AuthObject = ex.AuthObject
 Message = email.message.Message
 SendItem = "Envelope | email.message.Message"
 
@@ -101,7 +120,7 @@ def _is_loopback(sock: Any, host: str) -> bool:
         peer = sock.getpeername()
     except (OSError, AttributeError):
         peer = None
-    return ex.is_loopback(host, peer, unix_socket=unix)
+    return is_loopback(host, peer, unix_socket=unix)
 
 
 class SMTP(ClientSession):
@@ -116,10 +135,7 @@ class SMTP(ClientSession):
     sock: Any = None
     file: Any = None
     default_port = SMTP_PORT
-    timeouts: Timeouts | None = None
-    #: A ``time.monotonic()`` instant after which every wait fails (None: none).
-    deadline: float | None = None
-    _call_deadline: float | None = None
+    _clock = staticmethod(time.monotonic)
 
     def __init__(
         self,
@@ -131,73 +147,60 @@ class SMTP(ClientSession):
         *,
         timeouts: Timeouts | None = None,
     ) -> None:
-        self._init_session(host)
-        self.timeout = timeout
-        self.timeouts = timeouts
-        self.source_address = source_address
+        self._init_session(host, timeout=timeout, timeouts=timeouts, source_address=source_address)
         self._parser = ReplyParser()
         if host:
             code, msg = self.connect(host, port)
             if code != 220:
                 self.close()
                 raise SMTPConnectError(code, msg)
-        if local_hostname is not None:
-            self.local_hostname = local_hostname
-        else:
-            fqdn = socket.getfqdn()
-            if "." in fqdn:
-                self.local_hostname = fqdn
-            else:
-                addr = "127.0.0.1"
-                try:
-                    addr = socket.gethostbyname(socket.gethostname())
-                except socket.gaierror:
-                    pass
-                self.local_hostname = f"[{addr}]"
+        if local_hostname is None:  # the module global, as smtplib: CPython's tests patch it
+            local_hostname = default_local_hostname(socket)
+        self.local_hostname = local_hostname
 
     def __enter__(self) -> SMTP:
         return self
 
     def __exit__(self, *args: object) -> None:
         try:
-            code, message = self.docmd("QUIT")
-            if code != 221:
-                raise SMTPResponseException(code, message)
-        except SMTPServerDisconnected:
-            pass
+            self._follow(plans.goodbye(Call("docmd", ("QUIT",))))
         finally:
             self.close()
 
-    # -- the exchange runner ---------------------------------------------------
+    # -- the step runner ---------------------------------------------------------
 
     def _run(self, exchange: Exchange[T]) -> T:
-        """Drive a shared exchange over this socket (see ``protocol.exchanges``)."""
+        """Drive a shared exchange over this socket (see ``protocol.steps``)."""
         outermost = self._start_call()
-        value: Reply | None = None
-        error: Exception | None = None
         try:
-            while True:
-                try:
-                    step = exchange.throw(error) if error is not None else exchange.send(value)
-                except StopIteration as stop:
-                    result: T = stop.value
-                    return result
-                except (SMTPServerDisconnected, SMTPProtocolError):
-                    self.close()
-                    raise
-                value = error = None
-                try:
-                    if isinstance(step, Write):
-                        self._write(step)
-                    elif isinstance(step, Read):
-                        value = self._read_reply(step.phase)
-                    elif step is CLOSE:
-                        self.close()
-                except Exception as exc:
-                    error = exc
+            return self._drive(exchange, self._perform)
         finally:
-            if outermost:
-                self._call_deadline = None
+            self._end_call(outermost)
+
+    def _follow(self, plan: Plan[T]) -> T:
+        """Carry out a plan (see ``protocol.plans``): each call made through ``self``."""
+        return self._drive(plan, self._call)
+
+    def _drive(self, steps: Generator[S, Any, T], perform: Callable[[S], Any]) -> T:
+        run = StepRun(steps, self.close)
+        while (step := run.next_step()) is not None:
+            try:
+                run.succeeded(perform(step))
+            except Exception as exc:
+                run.failed(exc)
+        return run.result
+
+    def _call(self, call: Call) -> Any:
+        return getattr(self, call.method)(*call.args, **call.kwargs)
+
+    def _perform(self, step: Step) -> Reply | None:
+        if isinstance(step, Write):
+            self._write(step)
+        elif isinstance(step, Read):
+            return self._read_reply(step.phase)
+        elif step is CLOSE:
+            self.close()
+        return None
 
     def _write(self, step: Write) -> None:
         self._arm(step.phase)
@@ -209,30 +212,10 @@ class SMTP(ClientSession):
 
     # -- time limits -----------------------------------------------------------
 
-    def _start_call(self) -> bool:
-        """Start ``Timeouts.total`` for one public call; False inside a call already running."""
-        total = self.timeouts.total if self.timeouts is not None else None
-        if total is None or self._call_deadline is not None:
-            return False
-        self._call_deadline = time.monotonic() + total
-        return True
-
-    def _limit(self, phase: Phase) -> float | None:
-        """Seconds the next wait in ``phase`` may take: its limit, capped by any deadline."""
-        if self.timeouts is not None:
-            limit = self.timeouts.phase(phase)
-        elif self.timeout is socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
-            limit = socket.getdefaulttimeout()
-        else:
-            limit = self.timeout
-        deadlines = [d for d in (self.deadline, self._call_deadline) if d is not None]
-        if not deadlines:
-            return limit
-        remaining = min(deadlines) - time.monotonic()
-        if remaining <= 0:
-            self.close()
-            raise SMTPTimeoutError(f"the deadline passed before {phase.replace('_', ' ')}")
-        return remaining if limit is None else min(limit, remaining)
+    def _default_limit(self) -> float | None:
+        if self.timeout is socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+            return socket.getdefaulttimeout()
+        return self.timeout
 
     def _arm(self, phase: Phase) -> None:
         """Apply ``phase``'s limit to the socket (smtplib's single timeout needs nothing)."""
@@ -265,8 +248,7 @@ class SMTP(ClientSession):
         try:
             return self._connect(host, port, source_address)
         finally:
-            if outermost:
-                self._call_deadline = None
+            self._end_call(outermost)
 
     def _connect_limit(self) -> float | None:
         """The connect phase's limit, for ``_get_socket`` (smtplib's ``timeout`` otherwise)."""
@@ -296,6 +278,9 @@ class SMTP(ClientSession):
         except TimeoutError:
             raise SMTPTimeoutError(f"timed out connecting to {host}:{port}") from None
         self.file = None
+        return self._read_greeting()
+
+    def _read_greeting(self) -> tuple[int, bytes]:
         self._parser = ReplyParser()
         code, msg = self._read_reply(READ_GREETING.phase).as_tuple()
         if self.debuglevel > 0:
@@ -399,11 +384,7 @@ class SMTP(ClientSession):
 
     def ehlo_or_helo_if_needed(self) -> None:
         """EHLO (falling back to HELO) unless one was already done."""
-        if self._needs_greeting():
-            if not (200 <= self.ehlo()[0] <= 299):
-                code, resp = self.helo()
-                if not (200 <= code <= 299):
-                    raise SMTPHeloError(code, resp)
+        self._follow(plans.greet(self))
 
     def help(self, args: str = "") -> bytes:
         return self._run(ex.simple(self, "help", args))[1]
@@ -470,7 +451,7 @@ class SMTP(ClientSession):
     def _check_auth_allowed(self) -> None:
         encrypted = isinstance(self.sock, ssl.SSLSocket)
         if not (encrypted or self.allow_insecure_auth or _is_loopback(self.sock, self._host)):
-            raise ex.insecure_auth_error(self._host)
+            raise insecure_auth_error(self._host)
 
     def auth(
         self, mechanism: str, authobject: AuthObject, *, initial_response_ok: bool = True
@@ -488,35 +469,13 @@ class SMTP(ClientSession):
         self, user: str, password: str, *, initial_response_ok: bool = True
     ) -> tuple[int, bytes]:
         """Log in with the first of CRAM-MD5, PLAIN, LOGIN the server offers."""
-        return self._login(user, password, PREFERRED_MECHANISMS, initial_response_ok)
+        return self._follow(
+            plans.login(self, user, password, PREFERRED_MECHANISMS, initial_response_ok)
+        )
 
     def login_oauth2(self, user: str, token: str) -> tuple[int, bytes]:
         """Log in with an OAuth 2 access token: OAUTHBEARER if offered, else XOAUTH2."""
-        return self._login(user, token, ex.OAUTH_MECHANISMS, True, what="token")
-
-    def _login(
-        self,
-        user: str,
-        secret: str,
-        preferred: Iterable[str],
-        initial_response_ok: bool,
-        what: str = "password",
-    ) -> tuple[int, bytes]:
-        self.ehlo_or_helo_if_needed()
-        last_exception: SMTPAuthenticationError | None = None
-        for authmethod in self._login_mechanisms(user, secret, preferred, what):
-            try:
-                code, resp = self.auth(
-                    authmethod,
-                    self._authobject(authmethod),
-                    initial_response_ok=initial_response_ok,
-                )
-                if code in (235, 503):
-                    return code, resp
-            except SMTPAuthenticationError as exc:
-                last_exception = exc
-        assert last_exception is not None
-        raise last_exception
+        return self._follow(plans.login(self, user, token, OAUTH_MECHANISMS, True, what="token"))
 
     # -- transactions ----------------------------------------------------------
 
@@ -546,11 +505,9 @@ class SMTP(ClientSession):
         rcpt_options: Sequence[str] = (),
     ) -> dict[str, tuple[int, bytes]]:
         """Send an ``email.message.Message`` with smtplib's envelope rules (Resent-*, Bcc)."""
-        self.ehlo_or_helo_if_needed()
-        sender, recipients, flat, options = ex.send_message_arguments(
-            self, msg, from_addr, to_addrs, mail_options
+        return self._follow(
+            plans.send_message(self, msg, from_addr, to_addrs, mail_options, rcpt_options)
         )
-        return self.sendmail(sender, recipients, flat, options, rcpt_options)
 
     def send_many(
         self, messages: Iterable[Envelope | Message], *, window: int | None = None
@@ -679,11 +636,7 @@ class LMTP(SMTP):
             self.sock = None
             raise
         self._host = host
-        self._parser = ReplyParser()
-        code, msg = self._read_reply(READ_GREETING.phase).as_tuple()
-        if self.debuglevel > 0:
-            self._print_debug("connect:", msg)
-        return code, msg
+        return self._read_greeting()
 
     def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
         self._accepted_rcpts = 0

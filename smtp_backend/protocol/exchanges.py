@@ -1,38 +1,21 @@
 """Command/reply dialogues as generators, shared by the blocking and asyncio drivers.
 
-An exchange is a generator that yields steps and receives replies:
-
-* ``Write(data)``: the driver writes ``data`` (a ``str`` is encoded with the session's
-  ``command_encoding``) and sends back ``None``;
-* ``READ`` (``READ_GREETING``, ``READ_FINAL``): the driver reads one complete reply and
-  sends back the :class:`Reply`;
-* ``CLOSE``: the driver closes the connection (its state is unknown) and sends back ``None``.
-
-An I/O error is thrown into the generator at the step that failed. The value the
-generator returns is the exchange's result. A driver is a ten-line loop; every
-decision (what to send, what a reply means, which exception to raise) is made here,
-once. ``ClientSession`` holds the smtplib-named session state both drivers expose.
-Each step names its RFC 5321 §4.5.3.2 phase, so a driver knows which time limit
-(:class:`~smtp_backend.timeouts.Timeouts`) bounds the wait.
+Each function here is an exchange (see :mod:`.steps`) run on a :class:`ClientSession`.
+A driver is a short loop that performs the steps; every decision (what to send, what
+a reply means, which exception to raise) is made here, once.
 """
 
 from __future__ import annotations
 
-import datetime
 import email.utils
-import ipaddress
-import logging
-import sys
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from .. import auth as sasl
 from ..errors import (
     SMTPAuthenticationError,
     SMTPDataError,
     SMTPException,
-    SMTPInsecureAuthError,
     SMTPInvalidInputError,
     SMTPNotSupportedError,
     SMTPProtocolError,
@@ -40,236 +23,19 @@ from ..errors import (
     SMTPResponseException,
     SMTPServerDisconnected,
 )
-from ..message import envelope_addresses, flatten_message, needs_smtputf8, sendmail_data
-from ..results import Envelope, Reply, SendResult
+from ..message import sendmail_data
+from ..results import Envelope, SendResult
 from ..sending import prepare_item, sendmail_outcome
-from ..timeouts import Phase
 from .batch import DEFAULT_WINDOW, BatchEngine, UnpreparedMessage
 from .commands import command_line, option_list, path_argument, quoteaddr
 from .data import encode_data
 from .features import ServerFeatures, parse_ehlo_features
+from .session import MAX_CHALLENGES, AuthObject, ClientSession
+from .steps import CLOSE, READ, READ_FINAL, Exchange, Read, Write, command, read_reply
 from .transaction import PreparedTransaction, prepare_transaction
 
-T = TypeVar("T")
 MAX_LINE_OCTETS = 998  # RFC 5322 §2.1.1 (and RFC 5321 §4.5.3.1.6): octets before each CRLF
 _SCAN_WINDOW = (MAX_LINE_OCTETS + 2) // 2  # a longer line fills at least one aligned window
-MAX_CHALLENGES = 5  # AUTH challenges answered before giving up, as smtplib
-OAUTH_MECHANISMS = ("OAUTHBEARER", "XOAUTH2")  # login_oauth2 tries them in this order
-AuthObject = Callable[..., "str | bytes | None"]
-
-logger = logging.getLogger("smtp_backend")
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    """Write ``data``; ``secret`` data is never shown in debug output or logs."""
-
-    data: str | bytes
-    secret: bool = False
-    phase: Phase = "command"
-
-
-@dataclass(frozen=True, slots=True)
-class Read:
-    """Read one complete reply, waiting no longer than ``phase`` allows."""
-
-    phase: Phase = "command"
-
-
-class _Close:
-    __slots__ = ()
-
-
-READ = Read("command")
-READ_GREETING = Read("greeting")
-READ_FINAL = Read("data_final")  # the reply after the final dot (or BDAT LAST)
-CLOSE = _Close()
-Step = Write | Read | _Close
-Exchange = Generator[Step, "Reply | None", T]
-
-
-def read_reply(step: Read = READ) -> Exchange[Reply]:
-    reply = yield step
-    if reply is None:
-        raise RuntimeError("the driver answered READ without a reply")
-    return reply
-
-
-def command(line: str | bytes, *, secret: bool = False) -> Exchange[Reply]:
-    """Write one command and read its reply."""
-    yield Write(line, secret)
-    return (yield from read_reply())
-
-
-def encode_command(data: str | bytes, encoding: str) -> bytes:
-    return data.encode(encoding) if isinstance(data, str) else data
-
-
-class ClientSession:
-    """The smtplib-named state of one client session, and the decisions made on it.
-
-    Both drivers subclass it; nothing here does I/O except debug output to stderr.
-    """
-
-    debuglevel = 0
-    helo_resp: bytes | None = None
-    ehlo_msg = "ehlo"
-    ehlo_resp: bytes | None = None
-    does_esmtp = False
-    #: Send MAIL/RCPT/DATA (and BDAT) pipelined when the server offers it.
-    pipelining = True
-    #: Use BDAT (RFC 3030) in ``send_many`` when the server offers CHUNKING.
-    chunking = True
-    #: Allow AUTH over an unencrypted connection to a host that is not loopback.
-    allow_insecure_auth = False
-    #: Send message lines over 998 octets (RFC 5322 §2.1.1) instead of refusing them.
-    allow_long_lines = False
-
-    esmtp_features: dict[str, str]
-    command_encoding: str
-    local_hostname: str
-    user: str
-    password: str
-    _auth_challenge_count: int
-    _host: str
-    _redact: bool
-
-    def _init_session(self, host: str) -> None:
-        self._host = host
-        self.esmtp_features = {}
-        self.command_encoding = "ascii"
-        self._auth_challenge_count = 0
-        self._redact = False
-        self.user = ""
-        self.password = ""
-
-    # -- debugging -----------------------------------------------------------
-
-    def set_debuglevel(self, debuglevel: int) -> None:
-        """1: print the conversation to stderr; 2: the same with timestamps."""
-        self.debuglevel = debuglevel
-
-    def _print_debug(self, *args: object) -> None:
-        if self.debuglevel > 1:
-            stamp = datetime.datetime.now().strftime("%H:%M:%S.%f")
-            print(stamp, *args, file=sys.stderr)
-        else:
-            print(*args, file=sys.stderr)
-
-    def _trace(self, direction: str, data: object) -> None:
-        """One line of the transcript: stderr at debuglevel > 0, logging at DEBUG."""
-        if self._redact:
-            data = "<credentials redacted>"
-        if self.debuglevel > 0:
-            self._print_debug(direction, repr(data))
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s %s %r", self._host or "-", direction, data)
-
-    # -- what the server offers ----------------------------------------------
-
-    def has_extn(self, opt: str) -> bool:
-        return opt.lower() in self.esmtp_features
-
-    def _server_features(self) -> ServerFeatures:
-        return ServerFeatures.from_esmtp(
-            self.esmtp_features,
-            esmtp=self.does_esmtp,
-            lmtp=self.ehlo_msg == "lhlo",
-            tls_verified=self._tls_verified(),
-        )
-
-    def _tls_verified(self) -> bool:
-        """True over TLS whose certificate and host name were verified (the driver knows)."""
-        return False
-
-    def _forget_session(self) -> None:
-        """What the server said before STARTTLS or QUIT no longer holds."""
-        self.helo_resp = None
-        self.ehlo_resp = None
-        self.esmtp_features = {}
-        self.does_esmtp = False
-
-    def _needs_greeting(self) -> bool:
-        return self.helo_resp is None and self.ehlo_resp is None
-
-    # -- SASL responses (smtplib's authobject methods) -------------------------
-
-    def auth_cram_md5(self, challenge: bytes | None = None) -> str | None:
-        if challenge is None:
-            return None
-        return sasl.cram_md5_response(self.user, self.password, challenge).decode()
-
-    def auth_plain(self, challenge: bytes | None = None) -> str:
-        return sasl.plain_response(self.user, self.password).decode()
-
-    def auth_login(self, challenge: bytes | None = None) -> str:
-        if challenge is None or self._auth_challenge_count < 2:
-            return self.user
-        return self.password
-
-    def auth_xoauth2(self, challenge: bytes | None = None) -> bytes:
-        """XOAUTH2 with ``user`` and ``password`` (the access token); a challenge is an error."""
-        if challenge:
-            return sasl.oauth_error_ack("XOAUTH2")
-        return sasl.xoauth2_response(self.user, self.password)
-
-    def auth_oauthbearer(self, challenge: bytes | None = None) -> bytes:
-        """OAUTHBEARER (RFC 7628) with ``user`` and ``password`` (the access token)."""
-        if challenge:
-            return sasl.oauth_error_ack("OAUTHBEARER")
-        return sasl.oauthbearer_response(
-            self.user, self.password, self._host or None, self._peer_port()
-        )
-
-    def _peer_port(self) -> int | None:
-        return None
-
-    def _login_mechanisms(
-        self, user: str, secret: str, preferred: Iterable[str], what: str
-    ) -> list[str]:
-        """The mechanisms ``login`` tries, in order; checks and stores the credentials."""
-        if not self.has_extn("auth"):
-            raise SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
-        sasl.validate_credential(user, "user")
-        sasl.validate_credential(secret, what)
-        advertised = self.esmtp_features["auth"].split()
-        authlist = [name for name in preferred if name in advertised]
-        if not authlist:
-            raise SMTPException("No suitable authentication method found.")
-        self.user, self.password = user, secret
-        return authlist
-
-    def _authobject(self, mechanism: str) -> AuthObject:
-        method: AuthObject = getattr(self, "auth_" + mechanism.lower().replace("-", "_"))
-        return method
-
-
-def insecure_auth_error(host: str) -> SMTPException:
-    return SMTPInsecureAuthError(
-        f"refusing to send credentials to {host!r} over an unencrypted "
-        "connection; call starttls() first, use SMTP_SSL, or set "
-        "allow_insecure_auth = True on this object if you accept the risk"
-    )
-
-
-def is_loopback(host: str, peer_address: Any, *, unix_socket: bool = False) -> bool:
-    """True for a Unix socket, a loopback peer address, or the name localhost."""
-    if unix_socket:
-        return True
-    if host in ("localhost", "localhost.") or host.endswith(".localhost"):
-        return True
-    candidates = [host]
-    try:
-        candidates.append(str(peer_address[0]))
-    except (TypeError, IndexError, KeyError):
-        pass
-    for candidate in candidates:
-        try:
-            if ipaddress.ip_address(candidate.strip("[]")).is_loopback:
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 # -- session commands ------------------------------------------------------------
@@ -458,28 +224,6 @@ def _prepared(
         except SMTPInvalidInputError as exc:
             return UnpreparedMessage(exc, prepared.sender, prepared.recipients, prepared.message_id)
     return prepared
-
-
-def send_message_arguments(
-    session: ClientSession,
-    msg: Any,
-    from_addr: str | None,
-    to_addrs: str | Sequence[str] | None,
-    mail_options: Sequence[str],
-) -> tuple[str, list[str], bytes, tuple[str, ...]]:
-    """smtplib's ``send_message`` rules: the ``sendmail`` arguments for ``msg``."""
-    sender, recipients = envelope_addresses(msg, from_addr, to_addrs)
-    international = needs_smtputf8(sender, recipients)
-    if international:
-        if not session.has_extn("smtputf8"):
-            raise SMTPNotSupportedError(
-                "One or more source or delivery addresses require internationalized "
-                "email support, but the server does not advertise the required "
-                "SMTPUTF8 capability"
-            )
-        mail_options = (*mail_options, "SMTPUTF8", "BODY=8BITMIME")
-    flat = flatten_message(msg, international=international)
-    return sender, recipients, flat, tuple(mail_options)
 
 
 def sendmail(
