@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from smtp_backend.connection import SECURITY_MODES
+from smtp_backend.urls import parse_mailer_url
 from tests.servers import RecordingSMTPServer
 
 from .conftest import Invoke
@@ -61,3 +62,8 @@ def test_opportunistic_upgrades_when_the_server_offers_starttls(
     assert result.exit_code == 0, result.output
     [received] = starttls_server.messages
     assert received.tls
+
+
+@pytest.mark.parametrize("mode", SECURITY_MODES)
+def test_the_shown_scheme_means_the_same_mode_when_pasted_back(mode: str) -> None:
+    assert parse_mailer_url(f"{SHOWN_SCHEME[mode]}://127.0.0.1:2525")["security"] == mode
