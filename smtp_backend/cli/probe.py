@@ -201,6 +201,11 @@ def _secure(target: ServerTarget, report: ProbeReport, smtp: SMTP, debug: bool) 
             report.notes.append("the server offers STARTTLS; this URL does not use it")
         return smtp
     if not smtp.has_extn("starttls"):
+        if target.security == "starttls-opportunistic":
+            report.notes.append(
+                "the server does not offer STARTTLS: opportunistic mode sends in clear text"
+            )
+            return smtp
         report.problems.append(
             "the server does not offer STARTTLS: a Mailer with security='starttls' refuses "
             "to send mail or credentials in clear text"

@@ -67,3 +67,15 @@ def test_opportunistic_upgrades_when_the_server_offers_starttls(
 @pytest.mark.parametrize("mode", SECURITY_MODES)
 def test_the_shown_scheme_means_the_same_mode_when_pasted_back(mode: str) -> None:
     assert parse_mailer_url(f"{SHOWN_SCHEME[mode]}://127.0.0.1:2525")["security"] == mode
+
+
+def test_check_in_opportunistic_mode_notes_missing_starttls_without_failing(
+    invoke: Invoke, smtp_server: RecordingSMTPServer
+) -> None:
+    url = f"smtp+starttls-opportunistic://127.0.0.1:{smtp_server.port}"
+    result = invoke("check", url)
+    assert result.exit_code == 0, result.output
+    assert "opportunistic mode sends in clear text" in result.stdout
+    strict = invoke("check", f"smtp+starttls://127.0.0.1:{smtp_server.port}")
+    assert strict.exit_code == 1
+    assert "does not offer STARTTLS" in strict.stdout
