@@ -28,6 +28,7 @@ from .delivery import (
     PartOutcome,
     PartSteps,
     Wait,
+    advance,
     deliver_part,
     merge_parts,
     reusable_after,
@@ -170,11 +171,9 @@ class AsyncMailer(MailerBase[AsyncConnectionFactory, AsyncConnectionPool]):
         """Perform a part's steps: the only place an AsyncMailer waits or talks."""
         answer: Any = None
         while True:
-            try:
-                step = steps.send(answer)
-            except StopIteration as done:
-                outcome: PartOutcome = done.value
-                return outcome
+            step = advance(steps, answer)
+            if isinstance(step, PartOutcome):
+                return step
             if isinstance(step, Wait):
                 await asyncio.sleep(step.seconds)
                 answer = None

@@ -39,6 +39,7 @@ __all__ = [
     "RetryPolicy",
     "Transmit",
     "Wait",
+    "advance",
     "as_items",
     "deliver_part",
     "lost_before_start",
@@ -215,6 +216,15 @@ def _transmit(pending: list[IndexedItem], outcome: PartOutcome) -> Generator[Ste
             reconnects += 1
             logger.info("connection lost; sending %d message(s) on a new one", len(lost))
             queue = lost + queue
+
+
+def advance(steps: PartSteps, answer: Any) -> Step | PartOutcome:
+    """Give the part its answer to the last step: its next step, or its outcome when done."""
+    try:
+        return steps.send(answer)
+    except StopIteration as done:
+        outcome: PartOutcome = done.value
+        return outcome
 
 
 def merge_parts(outcomes: Iterable[PartOutcome], done: dict[int, SendResult]) -> list[SendResult]:

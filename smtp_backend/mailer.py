@@ -29,6 +29,7 @@ from .delivery import (
     PartOutcome,
     PartSteps,
     Wait,
+    advance,
     deliver_part,
     merge_parts,
     reusable_after,
@@ -174,11 +175,9 @@ class Mailer(MailerBase[ConnectionFactory, ConnectionPool]):
         """Perform a part's steps: the only place a blocking Mailer waits or talks."""
         answer: Any = None
         while True:
-            try:
-                step = steps.send(answer)
-            except StopIteration as done:
-                outcome: PartOutcome = done.value
-                return outcome
+            step = advance(steps, answer)
+            if isinstance(step, PartOutcome):
+                return step
             if isinstance(step, Wait):
                 time.sleep(step.seconds)
                 answer = None

@@ -24,6 +24,7 @@ from smtp_backend.delivery import (
     RetryPolicy,
     Transmit,
     Wait,
+    advance,
     deliver_part,
     merge_parts,
     reusable_after,
@@ -64,11 +65,9 @@ class Driver:
     def run(self, steps: PartSteps) -> PartOutcome:
         answer: Any = None
         while True:
-            try:
-                step = steps.send(answer)
-            except StopIteration as done:
-                outcome: PartOutcome = done.value
-                return outcome
+            step = advance(steps, answer)
+            if isinstance(step, PartOutcome):
+                return step
             if isinstance(step, Acquire):
                 self.acquires += 1
                 answer = Acquired(f"connection {self.acquires}", self.room)
