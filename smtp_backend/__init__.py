@@ -19,6 +19,7 @@ from .client import (
     quoteaddr,
     quotedata,
 )
+from .dkim import DKIM
 from .dsn import DSN, RecipientDSN
 from .errors import (
     SMTPAuthenticationError,
@@ -63,6 +64,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "CRLF",
     "DEFAULT_TIMEOUTS",
+    "DKIM",
     "DSN",
     "LMTP",
     "LMTP_PORT",

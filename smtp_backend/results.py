@@ -7,7 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .dsn import DSN
-from .errors import SMTPException, SMTPResponseException, SMTPServerDisconnected
+from .errors import (
+    SMTPException,
+    SMTPProtocolError,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+)
 from .status import Classification, EnhancedCode, classify, describe_enhanced
 
 
@@ -136,6 +141,8 @@ class SendResult:
             return Classification.UNKNOWN
         if self.state is MessageState.NOT_ATTEMPTED:
             error = self.error
+            if isinstance(error, SMTPProtocolError):
+                return Classification.TEMPORARY  # the connection's fault, not the message's
             if isinstance(error, SMTPResponseException) and error.smtp_code >= 400:
                 return classify(error.smtp_code)  # e.g. a 421 greeting: try again later
             lost = isinstance(error, SMTPServerDisconnected) or (

@@ -8,6 +8,7 @@ from smtp_backend.errors import (
     SMTPConnectError,
     SMTPInvalidInputError,
     SMTPMessageTooLarge,
+    SMTPProtocolError,
     SMTPRecipientsRefused,
     SMTPServerDisconnected,
 )
@@ -95,6 +96,7 @@ def test_unknown_fate_is_never_retryable() -> None:
     [
         (SMTPServerDisconnected("lost"), Classification.TEMPORARY),
         (SMTPConnectError(421, b"4.3.2 shutting down"), Classification.TEMPORARY),
+        (SMTPProtocolError(-1, b"unparsable reply: garbage"), Classification.TEMPORARY),
         (SMTPConnectError(554, b"5.7.1 go away"), Classification.PERMANENT),
         (ConnectionResetError(104, "reset"), Classification.TEMPORARY),
         (SMTPInvalidInputError("bad address"), Classification.PERMANENT),
