@@ -1,4 +1,5 @@
-"""The blinker signal Flask-Mail sends for every message sent (or captured when suppressed)."""
+"""The blinker signal Flask-Mail sends for every message sent (captured when suppressed,
+queued with ``MAIL_QUEUE``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ signals: blinker.Namespace = blinker.Namespace()
 email_dispatched: blinker.NamedSignal = signals.signal(
     "email-dispatched",
     doc="Sent with the app as sender and ``message=`` for every message the server "
-    "accepted, and for every message captured when sending is suppressed.",
+    "accepted, every message captured when sending is suppressed, and every message "
+    "queued for a Celery worker when MAIL_QUEUE is set.",
 )
 
 
