@@ -56,8 +56,12 @@ def _mailer_options(config: MailerConfig) -> tuple[str | None, dict[str, Any]]:
         options["pipelining"] = False
     if config.allow_insecure_auth:
         options["allow_insecure_auth"] = True
-    if not config.capture:  # a capturing Mailer never connects: no certificate files to read
+    if config.capture:
+        pass  # a capturing Mailer never connects: no certificate files to read
+    elif config.ssl_certfile or config.ssl_keyfile:
         options["ssl_context"] = ssl_context(config)
+    elif config.ssl_cafile:
+        options["ca_file"] = config.ssl_cafile  # the Mailer builds its context only for TLS
     if config.url is not None:
         return config.url, options
     # As Django: log in only with a username and a password (or here, a token).
