@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from .errors import SMTPRecipientsRefused
 from .protocol import ServerFeatures, UnpreparedMessage
+from .protocol.items import prepare_item
 from .results import Envelope, MessageState, Reply, SendResult
-from .sending import prepare_item
 
 #: What capture assumes of the server: a modern one (SMTPUTF8, 8BITMIME, no size limit).
 CAPTURE_FEATURES = ServerFeatures(

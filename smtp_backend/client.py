@@ -105,7 +105,6 @@ S = TypeVar("S")
 _EOL = re.compile(r"(?:\r\n|\n|\r(?!\n))")
 
 Message = email.message.Message
-SendItem = "Envelope | email.message.Message"
 
 
 def quotedata(data: str) -> str:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .protocol import normalize_line_endings
+from .protocol.items import message_envelope
 from .results import Envelope
-from .sending import message_envelope
 
 ALGORITHMS = ("rsa-sha256", "ed25519-sha256")
 # RFC 6376 §5.4.1's recommended set, those present in the message are signed.

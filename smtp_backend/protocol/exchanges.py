@@ -25,11 +25,11 @@ from ..errors import (
 )
 from ..message import sendmail_data
 from ..results import Envelope, SendResult
-from ..sending import prepare_item, sendmail_outcome
 from .batch import DEFAULT_WINDOW, BatchEngine, UnpreparedMessage
 from .commands import command_line, option_list, path_argument, quoteaddr
 from .data import encode_data
 from .features import ServerFeatures, parse_ehlo_features
+from .items import prepare_item, sendmail_outcome
 from .session import MAX_CHALLENGES, AuthObject, ClientSession
 from .steps import CLOSE, READ, READ_FINAL, Exchange, Read, Write, command, read_reply
 from .transaction import PreparedTransaction, prepare_transaction

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import email.message
 
-from .errors import (
+from ..errors import (
     SMTPException,
     SMTPNotSupportedError,
     SMTPServerDisconnected,
 )
-from .message import envelope_addresses, flatten_message, needs_smtputf8
-from .protocol import PreparedTransaction, ServerFeatures, UnpreparedMessage, prepare_transaction
-from .results import Envelope, MessageState, SendResult
+from ..message import envelope_addresses, flatten_message, needs_smtputf8
+from ..results import Envelope, MessageState, SendResult
+from .batch import UnpreparedMessage
+from .features import ServerFeatures
+from .transaction import PreparedTransaction, prepare_transaction
 
 Message = email.message.Message
 
