@@ -18,7 +18,12 @@ from ..errors import (
     SMTPResponseException,
     SMTPServerDisconnected,
 )
-from ..message import envelope_addresses, flatten_message, needs_smtputf8
+from ..message import (
+    SMTPUTF8_REQUIRED,
+    envelope_addresses,
+    flatten_message,
+    needs_smtputf8,
+)
 from .session import ClientSession
 from .steps import Call, Plan
 
@@ -77,11 +82,7 @@ def send_message_arguments(
     international = needs_smtputf8(sender, recipients)
     if international:
         if not session.has_extn("smtputf8"):
-            raise SMTPNotSupportedError(
-                "One or more source or delivery addresses require internationalized "
-                "email support, but the server does not advertise the required "
-                "SMTPUTF8 capability"
-            )
+            raise SMTPNotSupportedError(SMTPUTF8_REQUIRED)
         mail_options = (*mail_options, "SMTPUTF8", "BODY=8BITMIME")
     flat = flatten_message(msg, international=international)
     return sender, recipients, flat, tuple(mail_options)

@@ -6,15 +6,11 @@ from dataclasses import dataclass
 
 from ..dsn import DSN
 from ..errors import SMTPMessageTooLarge, SMTPNotSupportedError
+from ..message import SMTPUTF8_REQUIRED, needs_smtputf8
 from ..results import Envelope
 from .commands import mail_command, rcpt_command
 from .data import DATA_TERMINATOR, dot_stuff, ensure_final_crlf, normalize_line_endings
 from .features import ServerFeatures
-
-SMTPUTF8_REQUIRED = (
-    "One or more source or delivery addresses require internationalized email "
-    "support, but the server does not advertise the required SMTPUTF8 capability"
-)
 
 
 @dataclass(slots=True)
@@ -34,10 +30,6 @@ class PreparedTransaction:
 def _has_option(options: list[str], keyword: str) -> bool:
     keyword = keyword.lower()
     return any(o.split("=", 1)[0].lower() == keyword for o in options)
-
-
-def _is_ascii(*values: str) -> bool:
-    return all(value.isascii() for value in values)
 
 
 def mail_parameters(
@@ -104,7 +96,7 @@ def prepare_transaction(
     if features.size_limit and size > features.size_limit:
         raise SMTPMessageTooLarge(size, features.size_limit)
     recipients = tuple(envelope.recipients)
-    international = not _is_ascii(envelope.sender, *recipients)
+    international = needs_smtputf8(envelope.sender, recipients)
     dsn = _usable_dsn(envelope, features)
     options = list(envelope.mail_options)
     if dsn is not None:
