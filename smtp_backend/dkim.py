@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .message import message_to_envelope
 from .protocol import normalize_line_endings
-from .protocol.items import message_envelope
 from .results import Envelope
 
 ALGORITHMS = ("rsa-sha256", "ed25519-sha256")
@@ -87,8 +87,10 @@ class DKIM:
         """A batch item as an Envelope whose data is signed; the envelope is unchanged."""
         if isinstance(item, Envelope):
             return dataclasses.replace(item, data=self.sign(item.data))
-        envelope = message_envelope(item)
-        return dataclasses.replace(envelope, data=self.sign(envelope.data))
+        envelope = message_to_envelope(item, server_smtputf8=True)
+        return dataclasses.replace(
+            envelope, data=self.sign(envelope.data), message_id=item.get("Message-ID")
+        )
 
 
 def _header_names(data: bytes) -> set[str]:

@@ -9,22 +9,13 @@ from ..errors import (
     SMTPNotSupportedError,
     SMTPServerDisconnected,
 )
-from ..message import envelope_addresses, flatten_message, needs_smtputf8
+from ..message import message_to_envelope
 from ..results import Envelope, MessageState, SendResult
 from .batch import UnpreparedMessage
 from .features import ServerFeatures
 from .transaction import PreparedTransaction, prepare_transaction
 
 Message = email.message.Message
-
-
-def message_envelope(msg: Message) -> Envelope:
-    """The envelope and wire bytes of a message, by smtplib's ``send_message`` rules."""
-    sender, recipients = envelope_addresses(msg)
-    international = needs_smtputf8(sender, recipients)
-    data = flatten_message(msg, international=international)
-    options = ("SMTPUTF8", "BODY=8BITMIME") if international else ()
-    return Envelope(sender, recipients, data, options, message_id=msg.get("Message-ID"))
 
 
 def prepare_item(
@@ -41,9 +32,9 @@ def prepare_item(
         if not isinstance(item, email.message.Message):
             raise TypeError(f"expected an email.message.Message or an Envelope, got {item!r}")
         message_id = item.get("Message-ID")
-        envelope = message_envelope(item)
+        envelope = message_to_envelope(item, server_smtputf8=True)  # the server's check is next
         sender, recipients = envelope.sender, tuple(envelope.recipients)
-        return prepare_transaction(envelope, features, use_bdat=use_bdat)
+        return prepare_transaction(envelope, features, use_bdat=use_bdat, message_id=message_id)
     except (SMTPNotSupportedError, TypeError, ValueError) as exc:
         # Bad input (SMTPInvalidInputError, SMTPMessageTooLarge are ValueErrors) fails
         # this message alone, before any of its bytes are sent.
