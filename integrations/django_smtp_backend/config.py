@@ -65,21 +65,6 @@ class MailerConfig:
         return "starttls" if self.use_tls else "none"
 
 
-#: The options this backend adds to Django's (all optional).
-EXTRA_OPTIONS = (
-    "ssl_cafile",
-    "pool_size",
-    "max_messages_per_connection",
-    "idle_timeout",
-    "pipelining",
-    "retries",
-    "rate_limit",
-    "oauth_token",
-    "url",
-    "capture",
-    "allow_insecure_auth",
-)
-
 #: Django's SMTP keyword -> the classic setting it falls back to.
 CLASSIC_SETTINGS = {
     "host": "EMAIL_HOST",
