@@ -39,6 +39,7 @@ from .errors import (
     SMTPServerDisconnected,
     SMTPTimeoutError,
 )
+from .message import text_with_crlf
 from .protocol import ReplyParser, command_line, plans, quoteaddr
 from .protocol import exchanges as ex
 from .protocol.replies import MAX_LINE_LENGTH
@@ -102,14 +103,13 @@ _have_ssl = True
 logger = logging.getLogger("smtp_backend")
 T = TypeVar("T")
 S = TypeVar("S")
-_EOL = re.compile(r"(?:\r\n|\n|\r(?!\n))")
 
 Message = email.message.Message
 
 
 def quotedata(data: str) -> str:
     """smtplib's legacy helper: CRLF line endings and leading dots doubled."""
-    return re.sub(r"(?m)^\.", "..", _EOL.sub(CRLF, data))
+    return re.sub(r"(?m)^\.", "..", text_with_crlf(data))
 
 
 def _is_loopback(sock: Any, host: str) -> bool:

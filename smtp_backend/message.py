@@ -23,6 +23,7 @@ __all__ = [
     "message_to_envelope",
     "needs_smtputf8",
     "sendmail_data",
+    "text_with_crlf",
 ]
 
 SMTPUTF8_REQUIRED = (
@@ -135,9 +136,14 @@ def message_to_envelope(
     return Envelope(sender, recipients, data, mail_options, rcpt_options)
 
 
+def text_with_crlf(text: str) -> str:
+    """``text`` with every LF, bare CR and CRLF made CRLF (smtplib's ``_fix_eols``)."""
+    return _BARE_EOL.sub("\r\n", text)
+
+
 def sendmail_data(msg: str | bytes | bytearray) -> bytes:
     """smtplib ``sendmail``'s rule for its ``msg``: a str gets CRLF line endings and
     must be ASCII (``UnicodeEncodeError`` otherwise); bytes pass through unchanged."""
     if isinstance(msg, str):
-        return _BARE_EOL.sub("\r\n", msg).encode("ascii")
+        return text_with_crlf(msg).encode("ascii")
     return bytes(msg)
