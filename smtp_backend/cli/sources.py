@@ -20,6 +20,8 @@ from ..mailer import MailItem
 from ..message import envelope_addresses, flatten_message, needs_smtputf8
 from ..results import Envelope
 
+INTERNATIONAL_OPTIONS = ("SMTPUTF8", "BODY=8BITMIME")  # as smtplib send_message adds them
+
 MBOX_MARK = b"From "
 STDIN = "-"
 
@@ -38,9 +40,10 @@ class SourceMessage:
         header_sender, header_recipients = envelope_addresses(self.message)
         sender = header_sender if sender is None else sender
         recipients = tuple(recipients) or tuple(header_recipients)
+        # compat32 keeps the file's own bytes, UTF-8 headers included: no utf8 re-policy.
+        data = flatten_message(self.message, international=False)
         international = needs_smtputf8(sender, recipients)
-        data = flatten_message(self.message, international=international)
-        return Envelope(sender, recipients, data, ("SMTPUTF8",) if international else ())
+        return Envelope(sender, recipients, data, INTERNATIONAL_OPTIONS if international else ())
 
 
 def is_batch(sources: Sequence[str]) -> bool:

@@ -264,3 +264,15 @@ def _summary_row(output: str) -> list[str]:
     lines = output[output.index("send summary") :].splitlines()
     row = next(line for line in lines if line.startswith("│"))
     return [cell.strip() for cell in row.strip("│").split("│")]
+
+
+def test_an_international_override_is_sent_with_smtputf8_and_8bitmime(
+    invoke: Invoke, smtp_server: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "one.eml"
+    path.write_bytes(sample(1))
+    result = invoke("send", "--url", url(smtp_server), "--to", "jörg@example.test", str(path))
+    assert result.exit_code == 0, result.output
+    [received] = smtp_server.messages
+    assert received.rcpt_tos == ("jörg@example.test",)
+    assert {"SMTPUTF8", "BODY=8BITMIME"} <= set(received.mail_options)
