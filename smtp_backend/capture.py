@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .errors import SMTPRecipientsRefused
 from .protocol import ServerFeatures, UnpreparedMessage
+from .protocol.batch import not_attempted_result
 from .protocol.items import prepare_item
 from .results import Envelope, MessageState, Reply, SendResult
 
@@ -58,27 +59,9 @@ def capture_item(
 ) -> tuple[SendResult, CapturedMessage | None]:
     """The result a send would give this item, and its record (None when it failed)."""
     prepared = prepare_item(item, CAPTURE_FEATURES, use_bdat=True)
-    if isinstance(prepared, UnpreparedMessage):
-        failed = SendResult(
-            index,
-            prepared.sender,
-            prepared.recipients,
-            MessageState.NOT_ATTEMPTED,
-            error=prepared.error,
-            message_id=prepared.message_id,
-        )
-        return failed, None
-    if not prepared.recipients:  # as the batch engine reports it
-        failed = SendResult(
-            index,
-            prepared.sender,
-            prepared.recipients,
-            MessageState.NOT_ATTEMPTED,
-            error=SMTPRecipientsRefused({}),
-            size=prepared.size,
-            message_id=prepared.message_id,
-        )
-        return failed, None
+    if isinstance(prepared, UnpreparedMessage) or not prepared.recipients:
+        # Exactly the result the batch engine reports for an item it never sends.
+        return not_attempted_result(index, prepared, SMTPRecipientsRefused({})), None
     # BDAT framing carries the content verbatim after its one command line.
     data = prepared.payload.split(b"\r\n", 1)[1]
     record = CapturedMessage(item, prepared.sender, prepared.recipients, data, prepared.message_id)

@@ -20,7 +20,7 @@ from .config import classic_config, mailers_config
 from .envelopes import django_envelope
 from .outbox import append_to_outbox
 from .shared import shared_async_mailer, shared_mailer
-from .signals import CancelSend, post_send, pre_send
+from .signals import CancelSend, post_send, pre_send, pre_send_allows
 
 
 class EmailBackend(BaseEmailBackend):
@@ -154,7 +154,7 @@ class EmailBackend(BaseEmailBackend):
         batch = [
             (message, envelope)
             for message in email_messages or ()
-            if self._pre_send(message) and (envelope := django_envelope(message)) is not None
+            if pre_send_allows(self, message) and (envelope := django_envelope(message)) is not None
         ]
         if not batch:
             return 0
@@ -194,14 +194,6 @@ class EmailBackend(BaseEmailBackend):
         for (message, _), result in zip(batch, results, strict=True):
             await _asend(post_send, sender=type(self), message=message, result=result, backend=self)
         return self._count(results)
-
-    def _pre_send(self, message: Any) -> bool:
-        """False when a ``pre_send`` receiver cancelled the message."""
-        try:
-            pre_send.send(sender=type(self), message=message, backend=self)
-        except CancelSend:
-            return False
-        return True
 
     async def _apre_send(self, message: Any) -> bool:
         try:

@@ -20,7 +20,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from smtp_backend.celery import QueuedBatch, enqueue
 
 from .envelopes import django_envelope
-from .signals import CancelSend, pre_send
+from .signals import pre_send_allows
 
 
 class CeleryEmailBackend(BaseEmailBackend):
@@ -53,7 +53,7 @@ class CeleryEmailBackend(BaseEmailBackend):
         envelopes = [
             envelope
             for message in email_messages or ()
-            if self._pre_send(message) and (envelope := django_envelope(message)) is not None
+            if pre_send_allows(self, message) and (envelope := django_envelope(message)) is not None
         ]
         if not envelopes:
             return 0
@@ -66,10 +66,3 @@ class CeleryEmailBackend(BaseEmailBackend):
                 return 0
             raise
         return len(envelopes)
-
-    def _pre_send(self, message: Any) -> bool:
-        try:
-            pre_send.send(sender=type(self), message=message, backend=self)
-        except CancelSend:
-            return False
-        return True

@@ -16,3 +16,12 @@ post_send = Signal()
 
 class CancelSend(Exception):
     """Raised by a ``pre_send`` receiver: this message is skipped (not sent, not counted)."""
+
+
+def pre_send_allows(backend: object, message: object) -> bool:
+    """Send ``pre_send`` for one message: False when a receiver cancelled it."""
+    try:
+        pre_send.send(sender=type(backend), message=message, backend=backend)
+    except CancelSend:
+        return False
+    return True

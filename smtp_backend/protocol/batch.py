@@ -53,7 +53,7 @@ class UnpreparedMessage(Exception):
         self.message_id = message_id
 
 
-def _not_attempted(
+def not_attempted_result(
     index: int, item: PreparedTransaction | UnpreparedMessage, error: BaseException
 ) -> SendResult:
     """The result of an item never sent: its own preparation error, else ``error``."""
@@ -297,7 +297,7 @@ class BatchEngine:
             index = self._next_index
             self._next_index += 1
             if isinstance(item, UnpreparedMessage) or not item.rcpts:
-                self._results[index] = _not_attempted(index, item, SMTPRecipientsRefused({}))
+                self._results[index] = not_attempted_result(index, item, SMTPRecipientsRefused({}))
                 continue
             return _Attempt(item, index)
         return None
@@ -394,8 +394,8 @@ class BatchEngine:
             except StopIteration:
                 self._exhausted = True
                 break
-            self._results[self._next_index] = _not_attempted(self._next_index, item, error)
+            self._results[self._next_index] = not_attempted_result(self._next_index, item, error)
             self._next_index += 1
 
 
-__all__ = ["DEFAULT_WINDOW", "BatchEngine", "UnpreparedMessage"]
+__all__ = ["DEFAULT_WINDOW", "BatchEngine", "UnpreparedMessage", "not_attempted_result"]
