@@ -6,7 +6,6 @@
 ``SendResult`` per message.
 """
 
-from .capture import CapturedMessage
 from .client import (
     CRLF,
     LMTP,
@@ -19,7 +18,6 @@ from .client import (
     quoteaddr,
     quotedata,
 )
-from .dkim import DKIM
 from .dsn import DSN, RecipientDSN
 from .errors import (
     SMTPAuthenticationError,
@@ -39,7 +37,9 @@ from .errors import (
     SMTPTimeoutError,
 )
 from .mailer import Mailer, MailItem
-from .ratelimit import TokenBucket
+from .mailer.capture import CapturedMessage
+from .mailer.dkim import DKIM
+from .mailer.ratelimit import TokenBucket
 from .results import Envelope, MessageState, Reply, SendResult
 from .status import Classification
 from .timeouts import DEFAULT_TIMEOUTS, Phase, Timeouts
@@ -49,7 +49,7 @@ __version__ = "0.1.0"
 # The asyncio client loads asyncio only when asked for.
 _LAZY = {
     "AsyncSMTP": "smtp_backend.aio",
-    "AsyncMailer": "smtp_backend.aio_mailer",
+    "AsyncMailer": "smtp_backend.mailer.aio",
 }
 
 

@@ -19,12 +19,11 @@ from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .aio_transport import ReplyStream
-from .auth import PREFERRED_MECHANISMS
-from .errors import SMTPConnectError, SMTPNotSupportedError, SMTPServerDisconnected
+from .errors import SMTPConnectError, SMTPServerDisconnected
 from .errors import SMTPTimeoutError as _SMTPTimeoutError
 from .protocol import exchanges as ex
-from .protocol import plans
+from .protocol import plans, setup
+from .protocol.sasl import PREFERRED_MECHANISMS
 from .protocol.session import (
     OAUTH_MECHANISMS,
     AuthObject,
@@ -34,6 +33,7 @@ from .protocol.session import (
     is_loopback,
     logger,
 )
+from .protocol.setup import Login, default_port, security_mode
 from .protocol.steps import (
     CLOSE,
     READ_GREETING,
@@ -49,15 +49,14 @@ from .protocol.steps import (
 )
 from .results import Envelope, Reply, SendResult
 from .timeouts import Phase, Timeouts
+from .transport.aio_stream import ReplyStream
+from .transport.tls import client_context, verifies
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncSMTP", "SMTPTimeoutError"]
 
 T = TypeVar("T")
 S = TypeVar("S")
 DEFAULT_TIMEOUT = 60.0
-SMTP_PORT = 25
-SMTP_SSL_PORT = 465
-SUBMISSION_PORT = 587
 Message = email.message.Message
 
 
@@ -75,10 +74,13 @@ class AsyncSMTP(ClientSession):
     ``use_tls``: TLS from the first byte (port 465). ``start_tls``: ``None`` upgrades
     with STARTTLS when the server offers it, ``True`` requires it, ``False`` never
     does. Without ``tls_context`` the server's certificate and name are verified.
-    With ``username`` and ``password`` (or ``oauth_token``), ``connect`` logs in.
+    With ``username`` and ``password`` (or ``oauth_token``), ``connect`` logs in; the
+    set-up after the greeting is the engine's (:func:`~smtp_backend.protocol.setup.set_up`),
+    the blocking Mailer's too. ``lmtp=True`` speaks LMTP (RFC 2033: LHLO, one reply per
+    recipient after the data); a ``hostname`` starting with ``/`` is a Unix socket path.
     ``timeout`` bounds every wait; ``timeouts`` sets a limit per phase instead, and its
-    ``total`` bounds each whole method call (``deadline``, a ``time.monotonic()``
-    instant, bounds every call until reset to None).
+    ``total`` bounds each whole method call; ``connect``, ``set_up`` and ``send_many``
+    also take a ``deadline`` (a ``time.monotonic()`` instant) for the whole call.
     """
 
     _timeout_error = SMTPTimeoutError
@@ -101,6 +103,7 @@ class AsyncSMTP(ClientSession):
         password: str | None = None,
         oauth_token: str | None = None,
         timeouts: Timeouts | None = None,
+        lmtp: bool = False,
     ) -> None:
         if hostname is not None and host is not None and hostname != host:
             raise ValueError("give hostname or host, not both")
@@ -124,6 +127,8 @@ class AsyncSMTP(ClientSession):
         self.username = username
         self._secret = oauth_token if oauth_token is not None else password
         self._oauth = oauth_token is not None
+        if lmtp:
+            self.ehlo_msg = "lhlo"
         self._stream: ReplyStream | None = None
         self._lock = asyncio.Lock()
 
@@ -174,68 +179,90 @@ class AsyncSMTP(ClientSession):
 
     def _context(self) -> ssl.SSLContext:
         if self.tls_context is None:
-            self.tls_context = ssl.create_default_context()
+            self.tls_context = client_context()
         return self.tls_context
 
+    @property
+    def security(self) -> str:
+        """The security mode ``use_tls`` and ``start_tls`` say (see ``protocol.setup``)."""
+        return security_mode(implicit_tls=self.use_tls, starttls=self.start_tls)
+
     async def connect(
-        self, hostname: str | None = None, port: int | None = None
+        self,
+        hostname: str | None = None,
+        port: int | None = None,
+        *,
+        deadline: float | None = None,
     ) -> tuple[int, bytes]:
-        """Connect, read the greeting; then STARTTLS and login as configured."""
+        """Connect, read the greeting; then STARTTLS and login as configured (``set_up``)."""
         if hostname is not None:
             self._host = hostname
         if port is not None:
             self.port = port
         if self.port is None:
-            self.port = (
-                SMTP_SSL_PORT if self.use_tls else SUBMISSION_PORT if self.start_tls else SMTP_PORT
-            )
+            self.port = default_port(self.security, "lmtp" if self.ehlo_msg == "lhlo" else "smtp")
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError("timeout must be positive (or None for no timeout)")
         self.close()
         self._forget_session()
-        outermost = self._start_call()
+        outermost = self._start_call(deadline)
         try:
-            return await self._connect(self.port)
+            code, message = await self._connect(self.port)
+            login = None
+            if self.username is not None and self._secret is not None:
+                login = Login(self.username, self._secret, oauth=self._oauth)
+            try:
+                # Only when there is something to set up: otherwise the first command greets.
+                if login is not None or self.security not in ("none", "tls"):
+                    await self.set_up(self.security, login, context=self.tls_context)
+            except BaseException:
+                self.close()
+                raise
+            return code, message
         finally:
             self._end_call(outermost)
 
     async def _connect(self, port: int) -> tuple[int, bytes]:
         loop = asyncio.get_running_loop()
-        _, stream = await self._bounded(
-            loop.create_connection(
+        opening: Awaitable[tuple[asyncio.BaseTransport, ReplyStream]]
+        if self._host.startswith("/"):
+            opening = loop.create_unix_connection(lambda: ReplyStream(loop), self._host)
+        else:
+            opening = loop.create_connection(
                 lambda: ReplyStream(loop),
                 self._host,
                 port,
                 ssl=self._context() if self.use_tls else None,
                 server_hostname=self._host if self.use_tls else None,
                 local_addr=self.source_address,
-            ),
-            "connect",
-            what="connecting",
-        )
+            )
+        _, stream = await self._bounded(opening, "connect", what="connecting")
         self._stream = stream
         try:
             code, message = (await self._run(read_reply(READ_GREETING))).as_tuple()
             if code != 220:
                 raise SMTPConnectError(code, message)
-            await self._after_greeting()
         except BaseException:
             self.close()
             raise
         return code, message
 
-    async def _after_greeting(self) -> None:
-        if self.start_tls is not False and not self.use_tls:
-            await self.ehlo_or_helo_if_needed()
-            if self.has_extn("starttls"):
-                await self.starttls()
-            elif self.start_tls:
-                raise SMTPNotSupportedError("STARTTLS extension not supported by server.")
-        if self.username is not None and self._secret is not None:
-            if self._oauth:
-                await self.login_oauth2(self.username, self._secret)
-            else:
-                await self.login(self.username, self._secret)
+    async def set_up(
+        self,
+        security: str,
+        login: Login | None = None,
+        *,
+        context: ssl.SSLContext | None = None,
+        deadline: float | None = None,
+        where: str | None = None,
+    ) -> None:
+        """After the greeting: EHLO, STARTTLS as ``security`` says, EHLO again, ``login``;
+        the blocking ``SMTP.set_up``'s rules (one plan, :mod:`~smtp_backend.protocol.setup`)."""
+        outermost = self._start_call(deadline)
+        try:
+            await self._follow(setup.set_up(self, security, where or self._host, login, context))
+        finally:
+            self._end_call(outermost)
 
     def close(self) -> None:
         """Close the connection without QUIT (the object may connect again)."""
@@ -379,11 +406,17 @@ class AsyncSMTP(ClientSession):
 
     # -- TLS ---------------------------------------------------------------------
 
-    async def starttls(self, tls_context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
-        """Upgrade to TLS; the session (EHLO) starts again."""
+    async def starttls(
+        self,
+        tls_context: ssl.SSLContext | None = None,
+        *,
+        context: ssl.SSLContext | None = None,
+    ) -> tuple[int, bytes]:
+        """Upgrade to TLS (``context``: smtplib's name for ``tls_context``); the session
+        (EHLO) starts again. Without a context the certificate and host name are verified."""
         await self.ehlo_or_helo_if_needed()
         ex.require_extension(self, "starttls", "STARTTLS")
-        context = tls_context or self._context()
+        context = tls_context or context or self._context()
         code, reply = await self._run(ex.starttls(self))
         stream = self._stream
         assert stream is not None and stream.transport is not None
@@ -416,11 +449,7 @@ class AsyncSMTP(ClientSession):
         transport = stream.transport if stream is not None else None
         ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
         context = getattr(ssl_object, "context", None)
-        return (
-            isinstance(context, ssl.SSLContext)
-            and context.verify_mode == ssl.CERT_REQUIRED
-            and context.check_hostname
-        )
+        return isinstance(context, ssl.SSLContext) and verifies(context)
 
     def _check_auth_allowed(self) -> None:
         stream = self._stream
@@ -489,13 +518,22 @@ class AsyncSMTP(ClientSession):
         )
 
     async def send_many(
-        self, messages: Iterable[Envelope | Message], *, window: int | None = None
+        self,
+        messages: Iterable[Envelope | Message],
+        *,
+        window: int | None = None,
+        deadline: float | None = None,
     ) -> list[SendResult]:
         """Send every message over this connection, pipelined; one result per message.
 
         The same results as ``SMTP.send_many`` for the same server behaviour. A
         cancellation part-way closes the connection and propagates; the server may
-        by then have accepted some of the messages.
+        by then have accepted some of the messages. ``deadline`` (a ``time.monotonic()``
+        instant) bounds the whole batch.
         """
-        await self.ehlo_or_helo_if_needed()
-        return await self._run(ex.send_many(self, messages, window))
+        outermost = self._start_call(deadline)
+        try:
+            await self.ehlo_or_helo_if_needed()
+            return await self._run(ex.send_many(self, messages, window))
+        finally:
+            self._end_call(outermost)

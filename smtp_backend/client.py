@@ -20,11 +20,9 @@ import socket as socket  # re-exported: smtplib.socket is the patch point its te
 import ssl
 import sys
 import time
-import warnings
 from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any, TypeVar
 
-from .auth import PREFERRED_MECHANISMS
 from .errors import (
     SMTPAuthenticationError,
     SMTPConnectError,
@@ -39,10 +37,11 @@ from .errors import (
     SMTPServerDisconnected,
     SMTPTimeoutError,
 )
-from .message import text_with_crlf
-from .protocol import ReplyParser, command_line, plans, quoteaddr
+from .protocol import ReplyParser, command_line, plans, quoteaddr, setup
 from .protocol import exchanges as ex
+from .protocol.message import text_with_crlf
 from .protocol.replies import MAX_LINE_LENGTH
+from .protocol.sasl import PREFERRED_MECHANISMS
 from .protocol.session import (
     MAX_CHALLENGES,
     OAUTH_MECHANISMS,
@@ -52,6 +51,7 @@ from .protocol.session import (
     insecure_auth_error,
     is_loopback,
 )
+from .protocol.setup import LMTP_PORT, SMTP_PORT, SMTP_SSL_PORT, Login
 from .protocol.steps import (
     CLOSE,
     READ_GREETING,
@@ -65,6 +65,7 @@ from .protocol.steps import (
 )
 from .results import Envelope, Reply, SendResult
 from .timeouts import Phase, Timeouts
+from .transport.tls import client_context, verifies
 
 __all__ = [
     "CRLF",
@@ -90,11 +91,9 @@ __all__ = [
     "quotedata",
 ]
 
-SMTP_PORT = 25
-SMTP_SSL_PORT = 465
-LMTP_PORT = 2003
 CRLF = "\r\n"
 bCRLF = b"\r\n"
+_GLOBAL_DEFAULT: Any = socket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
 _MAXLINE = MAX_LINE_LENGTH
 _MAXCHALLENGE = MAX_CHALLENGES
 _RECV_SIZE = 65536
@@ -127,8 +126,9 @@ class SMTP(ClientSession):
 
     ``timeout`` bounds every wait, as in smtplib. ``timeouts`` (keyword only) sets a
     limit per phase instead, and ``Timeouts.total`` bounds each whole method call;
-    ``deadline`` (a ``time.monotonic()`` value) bounds every call until reset to None.
-    A limit that passes raises :class:`SMTPTimeoutError` and closes the connection.
+    ``connect``, ``set_up`` and ``send_many`` also take a ``deadline`` (a
+    ``time.monotonic()`` instant) for the whole call. A limit that passes raises
+    :class:`SMTPTimeoutError` and closes the connection.
     """
 
     sock: Any = None
@@ -218,7 +218,7 @@ class SMTP(ClientSession):
 
     def _arm(self, phase: Phase) -> None:
         """Apply ``phase``'s limit to the socket (smtplib's single timeout needs nothing)."""
-        if self.timeouts is None and self.deadline is None:
+        if self.timeouts is None and self._call_deadline is None:
             return
         sock = self.sock
         if sock is not None:
@@ -240,10 +240,15 @@ class SMTP(ClientSession):
         return socket.create_connection((host, port), timeout, self.source_address)
 
     def connect(
-        self, host: str = "localhost", port: int = 0, source_address: tuple[str, int] | None = None
+        self,
+        host: str = "localhost",
+        port: int = 0,
+        source_address: tuple[str, int] | None = None,
+        *,
+        deadline: float | None = None,
     ) -> tuple[int, bytes]:
         """Connect to ``host`` (``"host:port"`` accepted) and return the greeting."""
-        outermost = self._start_call()
+        outermost = self._start_call(deadline)
         try:
             return self._connect(host, port, source_address)
         finally:
@@ -251,7 +256,7 @@ class SMTP(ClientSession):
 
     def _connect_limit(self) -> float | None:
         """The connect phase's limit, for ``_get_socket`` (smtplib's ``timeout`` otherwise)."""
-        if self.timeouts is None and self.deadline is None and self._call_deadline is None:
+        if self.timeouts is None and self._call_deadline is None:
             return self.timeout
         return self._limit("connect")
 
@@ -424,7 +429,7 @@ class SMTP(ClientSession):
         """Upgrade to TLS. Without ``context`` the certificate and host name are verified."""
         self.ehlo_or_helo_if_needed()
         ex.require_extension(self, "starttls", "STARTTLS")
-        context = _tls_context(context, keyfile, certfile)
+        context = client_context(context, keyfile, certfile)
         code, reply = self._run(ex.starttls(self))
         leftover = self._parser.take_unparsed()
         if leftover:  # sent before the handshake: an injection attempt (CVE-2011-0411)
@@ -442,10 +447,28 @@ class SMTP(ClientSession):
         self._forget_session()
         return code, reply
 
+    def set_up(
+        self,
+        security: str,
+        login: Login | None = None,
+        *,
+        context: ssl.SSLContext | None = None,
+        deadline: float | None = None,
+        where: str | None = None,
+    ) -> None:
+        """After ``connect``: EHLO, STARTTLS as ``security`` says (``"starttls"`` raises
+        ``SMTPNotSupportedError`` when it is not offered, nothing sent), EHLO again, and
+        ``login`` (a password or an OAuth token); all within ``deadline``."""
+        outermost = self._start_call(deadline)
+        try:
+            self._follow(setup.set_up(self, security, where or self._host, login, context))
+        finally:
+            self._end_call(outermost)
+
     # -- authentication ------------------------------------------------------
 
     def _tls_verified(self) -> bool:
-        return isinstance(self.sock, ssl.SSLSocket) and _verifies(self.sock.context)
+        return isinstance(self.sock, ssl.SSLSocket) and verifies(self.sock.context)
 
     def _check_auth_allowed(self) -> None:
         encrypted = isinstance(self.sock, ssl.SSLSocket)
@@ -509,7 +532,11 @@ class SMTP(ClientSession):
         )
 
     def send_many(
-        self, messages: Iterable[Envelope | Message], *, window: int | None = None
+        self,
+        messages: Iterable[Envelope | Message],
+        *,
+        window: int | None = None,
+        deadline: float | None = None,
     ) -> list[SendResult]:
         """Send every message over this connection, pipelined; one result per message.
 
@@ -517,35 +544,122 @@ class SMTP(ClientSession):
         A refused sender, refused recipients or a refused DATA/BDAT is recorded in
         that message's result and the batch goes on; a lost connection ends it, each
         message then reported UNKNOWN (its data was sent, its reply never came) or
-        NOT_ATTEMPTED. Nothing is reported sent without the server's 250.
+        NOT_ATTEMPTED. Nothing is reported sent without the server's 250. ``deadline``
+        (a ``time.monotonic()`` instant) bounds the whole batch.
         """
-        self.ehlo_or_helo_if_needed()
-        return self._run(ex.send_many(self, messages, window))
+        outermost = self._start_call(deadline)
+        try:
+            self.ehlo_or_helo_if_needed()
+            return self._run(ex.send_many(self, messages, window))
+        finally:
+            self._end_call(outermost)
 
 
-def _verifies(context: ssl.SSLContext) -> bool:
-    """True when ``context`` checks both the certificate chain and the host name."""
-    return context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+class SMTP_SSL(SMTP):
+    """SMTP over implicit TLS (port 465). Without ``context`` the server is verified."""
+
+    default_port = SMTP_SSL_PORT
+
+    def __init__(
+        self,
+        host: str = "",
+        port: int = 0,
+        local_hostname: str | None = None,
+        keyfile: str | None = None,
+        certfile: str | None = None,
+        timeout: float | None = _GLOBAL_DEFAULT,
+        source_address: tuple[str, int] | None = None,
+        context: ssl.SSLContext | None = None,
+        *,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.keyfile = keyfile
+        self.certfile = certfile
+        self.context = client_context(context, keyfile, certfile)
+        super().__init__(host, port, local_hostname, timeout, source_address, timeouts=timeouts)
+
+    def _get_socket(self, host: str, port: int, timeout: float | None) -> Any:
+        if self.debuglevel > 0:
+            self._print_debug("connect:", (host, port))
+        new_socket = super()._get_socket(host, port, timeout)
+        try:
+            return self.context.wrap_socket(new_socket, server_hostname=self._host or None)
+        except BaseException:
+            new_socket.close()
+            raise
 
 
-def _tls_context(
-    context: ssl.SSLContext | None, keyfile: str | None, certfile: str | None
-) -> ssl.SSLContext:
-    """The caller's context, or a verifying default one (smtplib's does not verify)."""
-    if keyfile is not None or certfile is not None:
-        if context is not None:
-            raise ValueError("context and keyfile/certfile arguments are mutually exclusive")
-        warnings.warn(
-            "keyfile and certfile are deprecated, use a custom context instead",
-            DeprecationWarning,
-            3,
+class LMTP(SMTP):
+    """LMTP (RFC 2033): LHLO, Unix-socket paths, and one reply per recipient after DATA.
+
+    smtplib reads a single reply after the data and leaves the others unread; here
+    ``data()`` reads all of them (``data_replies``) and ``sendmail`` reports each
+    recipient the server refused after the data in its returned dictionary.
+    """
+
+    ehlo_msg = "lhlo"
+
+    def __init__(
+        self,
+        host: str = "",
+        port: int = LMTP_PORT,
+        local_hostname: str | None = None,
+        source_address: tuple[str, int] | None = None,
+        timeout: float | None = _GLOBAL_DEFAULT,
+        *,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self._accepted_rcpts = 0
+        self.data_replies: list[tuple[int, bytes]] = []
+        super().__init__(
+            host,
+            port,
+            local_hostname=local_hostname,
+            source_address=source_address,
+            timeout=timeout,
+            timeouts=timeouts,
         )
-    if context is None:
-        context = ssl.create_default_context()
-        if certfile is not None:
-            context.load_cert_chain(certfile, keyfile)
-    return context
 
+    def _connect(
+        self, host: str, port: int, source_address: tuple[str, int] | None
+    ) -> tuple[int, bytes]:
+        """Connect to the LMTP server on a TCP port, or a Unix socket path starting '/'."""
+        if host[0] != "/":
+            return super()._connect(host, port, source_address)
+        if self.timeout is not None and not self.timeout:
+            raise ValueError("Non-blocking socket (timeout=0) is not supported")
+        limit = self._connect_limit()
+        try:
+            sockets = socket
+            self.sock = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+            if limit is not _GLOBAL_DEFAULT:
+                self.sock.settimeout(limit)
+            self.file = None
+            self.sock.connect(host)
+        except OSError:
+            if self.debuglevel > 0:
+                self._print_debug("connect fail:", host)
+            if self.sock:
+                self.sock.close()
+            self.sock = None
+            raise
+        self._host = host
+        return self._read_greeting()
 
-# smtplib's module has these names too (the CPython suite looks them up here).
-from .client_variants import LMTP, SMTP_SSL  # noqa: E402
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        self._accepted_rcpts = 0
+        return super().mail(sender, options)
+
+    def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        code, msg = super().rcpt(recip, options)
+        if code in (250, 251):
+            self._accepted_rcpts += 1
+        return code, msg
+
+    def data(self, msg: str | bytes) -> tuple[int, bytes]:
+        """DATA, then one reply per accepted recipient; returns the first refusal, else the last."""
+        first = super().data(msg)
+        self.data_replies = [first]
+        for _ in range(self._accepted_rcpts - 1):
+            self.data_replies.append(self.getreply())
+        return next((r for r in self.data_replies if r[0] != 250), self.data_replies[-1])

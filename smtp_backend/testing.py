@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .capture import CapturedMessage
 from .mailer import Mailer, MailItem
+from .mailer.capture import CapturedMessage
 from .results import SendResult
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class Outbox(list[CapturedMessage]):
 @pytest.fixture
 def smtp_outbox(monkeypatch: pytest.MonkeyPatch) -> Outbox:
     """Every Mailer and AsyncMailer captures instead of sending during the test."""
-    from .aio_mailer import AsyncMailer
+    from .mailer.aio import AsyncMailer
 
     outbox = Outbox()
     send = Mailer.send

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..dsn import DSN, RecipientDSN
-from ..message import message_to_envelope
+from ..protocol.message import message_to_envelope
 from ..results import Envelope, MessageState, Reply, SendResult
 
 __all__ = [

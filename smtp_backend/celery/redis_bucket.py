@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import redis  # type: ignore[import-not-found,unused-ignore]
 
-from ..ratelimit import TokenBucket
+from ..mailer.ratelimit import TokenBucket
 
 __all__ = ["RedisTokenBucket"]
 
@@ -55,9 +55,6 @@ class RedisTokenBucket(TokenBucket):
         self.key = key
         self._take = client.register_script(_TAKE)
 
-    def acquire(self) -> float:
-        """Take one token, waiting if none is left; returns the seconds waited."""
-        wait = float(self._take(keys=[self.key], args=[repr(self.rate), repr(self.burst)]))
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+    def reserve(self) -> float:
+        """Take one token in Redis; the seconds until it is due (``acquire`` waits them)."""
+        return float(self._take(keys=[self.key], args=[repr(self.rate), repr(self.burst)]))

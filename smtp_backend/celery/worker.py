@@ -18,7 +18,7 @@ from typing import Any
 import redis  # type: ignore[import-not-found,unused-ignore]
 
 from ..mailer import Mailer
-from ..urls import parse_mailer_url
+from ..mailer.urls import parse_mailer_url
 from .batch import DEFAULT_LEASE, DEFAULT_STEP, BatchSender
 from .ledger import DEFAULT_TTL, Ledger
 from .redis_bucket import RedisTokenBucket

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ..connection import DEFAULT_TIMEOUT, OPPORTUNISTIC, SECURITY_MODES
-from ..urls import parse_mailer_url
+from ..mailer.connect import DEFAULT_TIMEOUT, OPPORTUNISTIC, SECURITY_MODES
+from ..mailer.urls import parse_mailer_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 

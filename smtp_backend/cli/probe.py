@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass, field
 
 from ..client import LMTP, SMTP, SMTP_SSL
-from ..connection import UnixSMTP, default_port
 from ..errors import (
     SMTPAuthenticationError,
     SMTPException,
     SMTPInsecureAuthError,
 )
+from ..mailer.connect import UnixSMTP, default_port
 from .certificates import CertificateInfo, peer_certificate, verification_failure
 from .options import ServerTarget
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..mailer import MailItem
-from ..message import envelope_addresses, flatten_message, needs_smtputf8
+from ..protocol.message import envelope_addresses, flatten_message, needs_smtputf8
 from ..results import Envelope
 
 INTERNATIONAL_OPTIONS = ("SMTPUTF8", "BODY=8BITMIME")  # as smtplib send_message adds them

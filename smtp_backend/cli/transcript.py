@@ -11,7 +11,7 @@ import base64
 from collections.abc import Iterable
 from typing import TextIO
 
-from ..auth import plain_response
+from ..protocol.sasl import plain_response
 
 REDACTED = "***"
 

@@ -11,7 +11,6 @@ import email.utils
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .. import auth as sasl
 from ..errors import (
     SMTPAuthenticationError,
     SMTPDataError,
@@ -23,13 +22,14 @@ from ..errors import (
     SMTPResponseException,
     SMTPServerDisconnected,
 )
-from ..message import sendmail_data
 from ..results import Envelope, SendResult
+from . import sasl
 from .batch import DEFAULT_WINDOW, BatchEngine, UnpreparedMessage
 from .commands import command_line, option_list, path_argument, quoteaddr
 from .data import encode_data
 from .features import ServerFeatures, parse_ehlo_features
 from .items import prepare_item, sendmail_outcome
+from .message import sendmail_data
 from .session import MAX_CHALLENGES, AuthObject, ClientSession
 from .steps import CLOSE, READ, READ_FINAL, Exchange, Read, Write, command, read_reply
 from .transaction import PreparedTransaction, prepare_transaction

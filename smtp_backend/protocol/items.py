@@ -9,10 +9,10 @@ from ..errors import (
     SMTPNotSupportedError,
     SMTPServerDisconnected,
 )
-from ..message import message_to_envelope
 from ..results import Envelope, MessageState, SendResult
 from .batch import UnpreparedMessage
 from .features import ServerFeatures
+from .message import message_to_envelope
 from .transaction import PreparedTransaction, prepare_transaction
 
 Message = email.message.Message

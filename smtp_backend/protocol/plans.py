@@ -18,7 +18,7 @@ from ..errors import (
     SMTPResponseException,
     SMTPServerDisconnected,
 )
-from ..message import (
+from .message import (
     SMTPUTF8_REQUIRED,
     envelope_addresses,
     flatten_message,

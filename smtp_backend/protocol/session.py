@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from .. import auth as sasl
 from ..errors import SMTPException, SMTPInsecureAuthError, SMTPNotSupportedError, SMTPTimeoutError
 from ..timeouts import Phase, Timeouts
+from . import sasl
 from .features import ServerFeatures
 
 MAX_CHALLENGES = 5  # AUTH challenges answered before giving up, as smtplib
@@ -44,9 +44,8 @@ class ClientSession:
 
     #: Per-phase limits; None: ``timeout`` bounds every wait.
     timeouts: Timeouts | None = None
-    #: A ``time.monotonic()`` instant after which every wait fails (None: none).
-    deadline: float | None = None
-    _call_deadline: float | None = None  # Timeouts.total of the public call running
+    # When the public call running must end: its Timeouts.total, or the caller's deadline.
+    _call_deadline: float | None = None
     _timeout_error: type[SMTPTimeoutError] = SMTPTimeoutError
 
     esmtp_features: dict[str, str]
@@ -86,12 +85,18 @@ class ClientSession:
 
     # -- time limits -----------------------------------------------------------
 
-    def _start_call(self) -> bool:
-        """Start ``Timeouts.total`` for one public call; False inside a call already running."""
-        total = self.timeouts.total if self.timeouts is not None else None
-        if total is None or self._call_deadline is not None:
+    def _start_call(self, deadline: float | None = None) -> bool:
+        """Bound one public call by ``Timeouts.total`` and the caller's ``deadline`` (a
+        ``time.monotonic()`` instant); False inside a call already running (it is bound)."""
+        if self._call_deadline is not None:
             return False
-        self._call_deadline = self._clock() + total
+        total = self.timeouts.total if self.timeouts is not None else None
+        ends = [
+            d for d in (deadline, None if total is None else self._clock() + total) if d is not None
+        ]
+        if not ends:
+            return False
+        self._call_deadline = min(ends)
         return True
 
     def _end_call(self, outermost: bool) -> None:
@@ -101,10 +106,9 @@ class ClientSession:
     def _limit(self, phase: Phase) -> float | None:
         """Seconds the next wait in ``phase`` may take: its limit, capped by any deadline."""
         limit = self.timeouts.phase(phase) if self.timeouts is not None else self._default_limit()
-        deadlines = [d for d in (self.deadline, self._call_deadline) if d is not None]
-        if not deadlines:
+        if self._call_deadline is None:
             return limit
-        remaining = min(deadlines) - self._clock()
+        remaining = self._call_deadline - self._clock()
         if remaining <= 0:
             self.close()
             raise self._timeout_error(f"the deadline passed before {phase.replace('_', ' ')}")

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from ..dsn import DSN
 from ..errors import SMTPMessageTooLarge, SMTPNotSupportedError
-from ..message import SMTPUTF8_REQUIRED, needs_smtputf8
 from ..results import Envelope
 from .commands import mail_command, rcpt_command
 from .data import DATA_TERMINATOR, dot_stuff, ensure_final_crlf, normalize_line_endings
 from .features import ServerFeatures
+from .message import SMTPUTF8_REQUIRED, needs_smtputf8
 
 
 @dataclass(slots=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from smtp_backend.connection import SECURITY_MODES
-from smtp_backend.urls import parse_mailer_url
+from smtp_backend.mailer.connect import SECURITY_MODES
+from smtp_backend.mailer.urls import parse_mailer_url
 from tests.servers import RecordingSMTPServer
 
 from .conftest import Invoke

@@ -14,8 +14,8 @@ serialization = pytest.importorskip("cryptography.hazmat.primitives.serializatio
 rsa = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
 
 from smtp_backend import SMTP, Envelope, Mailer, MessageState, SendResult  # noqa: E402
-from smtp_backend.aio_mailer import AsyncMailer  # noqa: E402
-from smtp_backend.dkim import DKIM  # noqa: E402
+from smtp_backend.mailer.aio import AsyncMailer  # noqa: E402
+from smtp_backend.mailer.dkim import DKIM  # noqa: E402
 from tests.servers import RecordingSMTPServer  # noqa: E402
 
 

@@ -9,7 +9,7 @@ import ssl
 import pytest
 
 from smtp_backend import Envelope, MessageState, SendResult
-from smtp_backend.aio_mailer import AsyncMailer
+from smtp_backend.mailer.aio import AsyncMailer
 from tests.servers import (
     Close,
     Expect,

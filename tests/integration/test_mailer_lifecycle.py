@@ -15,7 +15,7 @@ import pytest
 
 from smtp_backend import Envelope, MessageState, SendResult
 from smtp_backend.mailer import Mailer, MailItem
-from smtp_backend.ratelimit import TokenBucket
+from smtp_backend.mailer.ratelimit import TokenBucket
 from tests.servers import RecordingSMTPServer
 
 pytestmark = pytest.mark.timeout(30)

@@ -9,9 +9,8 @@ import ssl
 import pytest
 
 from smtp_backend import Envelope, MessageState, SMTPNotSupportedError
-from smtp_backend.connection import ConnectionFactory
-from smtp_backend.mailer import Mailer
-from smtp_backend.pool import quit_quietly
+from smtp_backend.mailer import Mailer, quit_quietly
+from smtp_backend.mailer.connect import ConnectionFactory
 from tests.conftest import SMTPServerFactory
 from tests.servers import AUTH_PASSWORD, AUTH_USER, OAUTH_TOKEN, RecordingSMTPServer
 

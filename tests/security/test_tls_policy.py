@@ -15,9 +15,9 @@ import pytest
 import trustme
 
 from smtp_backend import Envelope, MessageState
-from smtp_backend.aio_mailer import AsyncMailer
 from smtp_backend.errors import SMTPNotSupportedError, SMTPResponseException
 from smtp_backend.mailer import Mailer
+from smtp_backend.mailer.aio import AsyncMailer
 from smtp_backend.timeouts import Timeouts
 from tests.servers.scripted import (
     Close,

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smtp_backend.auth import (
+from smtp_backend.errors import SMTPInvalidInputError
+from smtp_backend.protocol.sasl import (
     OAUTH_ERROR_ACK,
     PREFERRED_MECHANISMS,
     LoginExchange,
@@ -25,7 +26,6 @@ from smtp_backend.auth import (
     validate_credential,
     xoauth2_response,
 )
-from smtp_backend.errors import SMTPInvalidInputError
 
 RFC2195_CHALLENGE = b"<1896.697170952@postoffice.reston.mci.net>"
 no_nul = st.text(alphabet=st.characters(codec="utf-8", blacklist_characters="\x00"))

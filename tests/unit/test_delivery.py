@@ -15,7 +15,7 @@ from smtp_backend import (
     SMTPRecipientsRefused,
     SMTPServerDisconnected,
 )
-from smtp_backend.delivery import (
+from smtp_backend.mailer.planning import (
     RECONNECTS_PER_PART,
     Acquire,
     Acquired,

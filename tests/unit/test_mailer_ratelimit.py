@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from smtp_backend.ratelimit import TokenBucket
+from smtp_backend.mailer.ratelimit import TokenBucket
 
 
 class FakeClock:

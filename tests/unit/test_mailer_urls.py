@@ -8,7 +8,7 @@ import pytest
 
 from smtp_backend import Timeouts
 from smtp_backend.mailer import Mailer
-from smtp_backend.urls import parse_mailer_url, redact_url
+from smtp_backend.mailer.urls import parse_mailer_url, redact_url
 
 GOOD: list[tuple[str, dict[str, Any]]] = [
     (

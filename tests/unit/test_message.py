@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smtp_backend.errors import SMTPNotSupportedError
-from smtp_backend.message import (
+from smtp_backend.protocol.message import (
     envelope_addresses,
     flatten_message,
     message_to_envelope,

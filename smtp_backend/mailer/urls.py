@@ -29,8 +29,8 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from .connection import OPPORTUNISTIC
-from .timeouts import DEFAULT_TIMEOUTS, Timeouts
+from ..timeouts import DEFAULT_TIMEOUTS, Timeouts
+from .connect import OPPORTUNISTIC
 
 _SCHEMES: dict[str, tuple[str, str, bool]] = {
     # scheme: (protocol, security, Unix socket)

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .message import message_to_envelope
-from .protocol import normalize_line_endings
-from .results import Envelope
+from ..protocol import normalize_line_endings
+from ..protocol.message import message_to_envelope
+from ..results import Envelope
 
 ALGORITHMS = ("rsa-sha256", "ed25519-sha256")
 # RFC 6376 §5.4.1's recommended set, those present in the message are signed.

@@ -25,9 +25,9 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from .errors import SMTPProtocolError
-from .message import envelope_addresses
-from .results import Envelope, MessageState, SendResult
+from ..errors import SMTPProtocolError
+from ..protocol.message import envelope_addresses
+from ..results import Envelope, MessageState, SendResult
 
 __all__ = [
     "MIN_MESSAGES_PER_CONNECTION",

@@ -12,11 +12,11 @@ import email.parser
 import email.policy
 from dataclasses import dataclass
 
-from .errors import SMTPRecipientsRefused
-from .protocol import ServerFeatures, UnpreparedMessage
-from .protocol.batch import not_attempted_result
-from .protocol.items import prepare_item
-from .results import Envelope, MessageState, Reply, SendResult
+from ..errors import SMTPRecipientsRefused
+from ..protocol import ServerFeatures, UnpreparedMessage
+from ..protocol.batch import not_attempted_result
+from ..protocol.items import prepare_item
+from ..results import Envelope, MessageState, Reply, SendResult
 
 #: What capture assumes of the server: a modern one (SMTPUTF8, 8BITMIME, no size limit).
 CAPTURE_FEATURES = ServerFeatures(

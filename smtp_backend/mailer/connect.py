@@ -1,4 +1,6 @@
-"""How a Mailer opens one connection ready for mail: connect, TLS as configured, log in."""
+"""How a Mailer opens one connection ready for mail: the settings, the client class they
+call for, and the factory that connects and follows the engine's set-up plan
+(:func:`smtp_backend.protocol.setup.set_up`: EHLO, TLS as configured, login)."""
 
 from __future__ import annotations
 
@@ -12,26 +14,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import LMTP, LMTP_PORT, SMTP, SMTP_PORT, SMTP_SSL, SMTP_SSL_PORT
-from .errors import SMTPConnectError, SMTPNotSupportedError
-from .timeouts import DEFAULT_TIMEOUTS, Timeouts
+from ..client import LMTP, SMTP, SMTP_SSL
+from ..errors import SMTPConnectError
+from ..protocol.setup import OPPORTUNISTIC, PROTOCOLS, SECURITY_MODES, Login, default_port
+from ..timeouts import DEFAULT_TIMEOUTS, Timeouts
 
-OPPORTUNISTIC = "starttls-opportunistic"  # STARTTLS when offered, clear text otherwise
-SECURITY_MODES = ("starttls", "tls", "none", OPPORTUNISTIC)
-PROTOCOLS = ("smtp", "lmtp")
-SUBMISSION_PORT = 587
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "OPPORTUNISTIC",
+    "SECURITY_MODES",
+    "ConnectionFactory",
+    "ConnectionSettings",
+    "UnixSMTP",
+    "client_for",
+    "default_port",
+    "open_connection",
+]
+
 DEFAULT_TIMEOUT = 30.0
 
 TokenSource = str | Callable[[], str]
 
 logger = logging.getLogger("smtp_backend.mailer")
-
-
-def default_port(security: str, protocol: str) -> int:
-    """465 for implicit TLS, 587 for STARTTLS, 25 for plain SMTP, smtplib's LMTP port."""
-    if protocol == "lmtp":
-        return LMTP_PORT
-    return {"tls": SMTP_SSL_PORT, "starttls": SUBMISSION_PORT}.get(security, SMTP_PORT)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,26 @@ class ConnectionSettings:
         return self.host.startswith("/")
 
     @property
+    def login(self) -> Login | None:
+        """The credentials to log in with (an OAuth token source is called now), or None."""
+        if not self.username:
+            return None
+        token = self.oauth_token
+        if token is not None:
+            return Login(self.username, token() if callable(token) else token, oauth=True)
+        return Login(self.username, self.password or "")
+
+    def deadline(self, deadline: float | None) -> float | None:
+        """When opening a connection must end: ``Timeouts.total`` from now, or earlier."""
+        total = self.phase_timeouts.total
+        ends = [
+            d
+            for d in (deadline, None if total is None else time.monotonic() + total)
+            if d is not None
+        ]
+        return min(ends, default=None)
+
+    @property
     def address(self) -> str:
         """For messages and logs: ``host:port`` or the socket path; never a credential."""
         return self.host if self.unix_socket else f"{self.host}:{self.port}"
@@ -108,58 +132,25 @@ class UnixSMTP(SMTP):
         return sock
 
 
-def tls_context(
-    ssl_context: ssl.SSLContext | None,
-    ca_file: str | None,
-    dangerously_skip_tls_verify: bool,
+def client_for(
+    protocol: str,
+    security: str,
+    host: str,
     *,
-    where: str,
-) -> ssl.SSLContext:
-    """The one context a Mailer's connections share: verifying unless told otherwise, loudly."""
-    if ssl_context is not None:
-        if ca_file is not None or dangerously_skip_tls_verify:
-            raise ValueError("give ssl_context, or ca_file / dangerously_skip_tls_verify, not both")
-        return ssl_context
-    context = ssl.create_default_context(cafile=ca_file)
-    if dangerously_skip_tls_verify:
-        logger.warning(
-            "TLS certificate and host name verification is DISABLED for %s: anyone on the "
-            "path can read the mail and the credentials (dangerously_skip_tls_verify=True)",
-            where,
-        )
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _client(settings: ConnectionSettings) -> SMTP:
-    """An unconnected client for ``settings`` (connected by ``open_connection``)."""
-    name, timeout, timeouts = settings.local_hostname, settings.timeout, settings.phase_timeouts
-    if settings.protocol == "lmtp":
+    local_hostname: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    timeouts: Timeouts | None = None,
+    context: ssl.SSLContext | None = None,
+) -> SMTP:
+    """The unconnected blocking client a protocol, security mode and host call for."""
+    name = local_hostname
+    if protocol == "lmtp":
         return LMTP(local_hostname=name, timeout=timeout, timeouts=timeouts)
-    if settings.security == "tls":
-        return SMTP_SSL(
-            local_hostname=name, timeout=timeout, context=settings.ssl_context, timeouts=timeouts
-        )
-    if settings.unix_socket:
+    if security == "tls":
+        return SMTP_SSL(local_hostname=name, timeout=timeout, context=context, timeouts=timeouts)
+    if host.startswith("/"):
         return UnixSMTP(local_hostname=name, timeout=timeout, timeouts=timeouts)
     return SMTP(local_hostname=name, timeout=timeout, timeouts=timeouts)
-
-
-def _require_starttls(smtp: SMTP, settings: ConnectionSettings) -> bool:
-    """Whether to STARTTLS; raises when required and not offered (no silent downgrade)."""
-    if settings.security not in ("starttls", OPPORTUNISTIC):
-        return False
-    if smtp.has_extn("starttls"):
-        return True
-    if settings.security == OPPORTUNISTIC:
-        logger.info("%s does not offer STARTTLS; sending in clear text", settings.address)
-        return False
-    raise SMTPNotSupportedError(
-        f"security='starttls' but the server at {settings.address} does not offer "
-        "STARTTLS; refusing to send credentials or mail in clear text "
-        f"(use security='{OPPORTUNISTIC}' or 'none' only if you accept that)"
-    )
 
 
 def open_connection(settings: ConnectionSettings, deadline: float | None = None) -> SMTP:
@@ -171,33 +162,28 @@ def open_connection(settings: ConnectionSettings, deadline: float | None = None)
     bounded by the settings' timeouts, the whole opening by their ``total`` and by
     ``deadline`` (a ``time.monotonic()`` instant).
     """
-    smtp = _client(settings)
-    smtp.allow_insecure_auth = settings.allow_insecure_auth
-    smtp.set_debuglevel(settings.debuglevel)
-    total = settings.phase_timeouts.total
-    limits = [] if deadline is None else [deadline]
-    if total is not None:
-        limits.append(time.monotonic() + total)
-    smtp.deadline = min(limits, default=None)
+    s = settings
+    smtp = client_for(
+        s.protocol,
+        s.security,
+        s.host,
+        local_hostname=s.local_hostname,
+        timeout=s.timeout,
+        timeouts=s.phase_timeouts,
+        context=s.ssl_context,
+    )
+    smtp.allow_insecure_auth = s.allow_insecure_auth
+    smtp.pipelining = s.pipelining
+    smtp.set_debuglevel(s.debuglevel)
+    deadline = s.deadline(deadline)
     try:
-        code, message = smtp.connect(settings.host, settings.port)
+        code, message = smtp.connect(s.host, s.port, deadline=deadline)
         if code != 220:
             raise SMTPConnectError(code, message)
-        smtp.pipelining = settings.pipelining
-        smtp.ehlo_or_helo_if_needed()
-        if _require_starttls(smtp, settings):
-            smtp.starttls(context=settings.ssl_context)
-            smtp.ehlo_or_helo_if_needed()
-        if settings.username:
-            if settings.oauth_token is not None:
-                token = settings.oauth_token
-                smtp.login_oauth2(settings.username, token() if callable(token) else token)
-            else:
-                smtp.login(settings.username, settings.password or "")
+        smtp.set_up(s.security, s.login, context=s.ssl_context, deadline=deadline, where=s.address)
     except BaseException:
         smtp.close()
         raise
-    smtp.deadline = None
     return smtp
 
 
@@ -211,15 +197,10 @@ class ConnectionFactory:
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._deadlines = threading.local()  # the calling thread's send deadline, if any
 
-    def set_deadline(self, deadline: float | None) -> None:
-        """Bound connections this thread opens from now on (``time.monotonic()``; None: none)."""
-        self._deadlines.value = deadline
-
-    def __call__(self) -> SMTP:
+    def __call__(self, deadline: float | None = None) -> SMTP:
         settings = self.settings
-        smtp = open_connection(settings, getattr(self._deadlines, "value", None))
+        smtp = open_connection(settings, deadline)
         if settings.local_hostname is None:
             with self._lock:
                 self.settings = dataclasses.replace(

@@ -1,13 +1,15 @@
-"""The bookkeeping both connection pools keep, without I/O or locks: who is idle, how many
-are open, which are stale, which may be kept.
+"""The pool's rules, without I/O, locks or clocks: who is idle, how many are open, which
+are stale, which are checked before reuse, which are kept when given back.
 
-``ConnectionPool`` (threads) and ``AsyncConnectionPool`` (asyncio) hold one ledger each,
-change it under their own lock, and do the talking (NOOP, QUIT, close) themselves.
+``ConnectionPool`` (threads, :mod:`.sync`) and ``AsyncConnectionPool`` (asyncio,
+:mod:`.aio`) hold one ``PoolLedger`` each, ask it under their own lock, and do what it
+says (NOOP, QUIT, close, wait) themselves: the two faces differ only in their I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -25,6 +27,26 @@ class PooledConnection(Generic[T]):
     generation: int
     pid: int = 0  # the process that opened it (a forked child must not use it)
     messages: int = 0
+
+
+class Return(enum.Enum):
+    """What to do with a connection given back (see ``PoolLedger.check_in``)."""
+
+    KEEP = "keep"  # kept idle for the next caller
+    QUIT = "quit"  # healthy but done (too many messages, pool cleared): QUIT, then close
+    DROP = "drop"  # closed already, or in an unknown state: close without a word
+
+
+@dataclass
+class Checkout(Generic[T]):
+    """The answer to a caller asking for a connection: exactly one of ``connection``
+    (idle: check it, then lend it), ``open_new`` (a place is reserved: open one in it)
+    or neither (wait until a connection is given back). ``stale`` connections were idle
+    too long: QUIT and close them first, outside the lock."""
+
+    connection: PooledConnection[T] | None = None
+    open_new: bool = False
+    stale: list[PooledConnection[T]] = field(default_factory=list)
 
 
 class PoolLedger(Generic[T]):
@@ -57,6 +79,23 @@ class PoolLedger(Generic[T]):
         self.idle: list[PooledConnection[T]] = []  # most recently used last
         self.open = 0  # connections open or being opened, idle or lent
         self.generation = 0  # bumped by clear(): connections lent before it are not kept
+
+    def checkout(self, now: float) -> Checkout[T]:
+        """Lend the most recently used idle connection, else reserve a place, else wait."""
+        stale = self.take_stale(now)
+        connection = self.pop_idle()
+        if connection is not None:
+            return Checkout(connection=connection, stale=stale)
+        return Checkout(open_new=self.reserve(), stale=stale)
+
+    def check_in(
+        self, connection: PooledConnection[T], *, reusable: bool, still_open: bool, now: float
+    ) -> Return:
+        """A connection given back: kept idle, or forgotten (QUIT when healthy, else dropped)."""
+        if self.give_back(connection, reusable=reusable, still_open=still_open, now=now):
+            return Return.KEEP
+        self.forget()
+        return Return.QUIT if reusable and still_open else Return.DROP
 
     def take_stale(self, now: float) -> list[PooledConnection[T]]:
         """Remove and return the idle connections unused for over ``idle_timeout``."""

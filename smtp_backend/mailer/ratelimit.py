@@ -1,4 +1,5 @@
-"""A token bucket: at most ``rate`` messages a second, shared by every thread of a Mailer."""
+"""A token bucket: at most ``rate`` messages a second, shared by every thread of a Mailer,
+every task of an AsyncMailer, or several mailers given the same bucket."""
 
 from __future__ import annotations
 
@@ -39,15 +40,20 @@ class TokenBucket:
 
     def acquire(self) -> float:
         """Take one token, waiting if none is left; returns the seconds waited."""
-        with self._lock:
+        wait = self.reserve()
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def reserve(self) -> float:
+        """Take one token now and return the seconds until it is due, without waiting:
+        an asyncio caller awaits that long itself (the event loop must not block)."""
+        with self._lock:  # held for arithmetic only, never across a wait
             now = self._clock()
             self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
             self._updated = now
             self._tokens -= 1
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+            return -self._tokens / self.rate if self._tokens < 0 else 0.0
 
     def reset_lock(self) -> None:
         """A fresh lock, for a forked child (the parent's may have been held at the fork)."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from .errors import SMTPProtocolError, SMTPServerDisconnected
-from .protocol import ReplyParser
-from .results import Reply
+from ..errors import SMTPProtocolError, SMTPServerDisconnected
+from ..protocol import ReplyParser
+from ..results import Reply
 
 
 class ReplyStream(asyncio.Protocol):

@@ -1,7 +1,7 @@
 """What Mailer and AsyncMailer share above the I/O: configuration, hooks, signing, capture, logs.
 
 A subclass says how its connections are opened and pooled (``_connections_for``,
-``_pool_for``, ``_rate_limiter_for``) and drives :mod:`smtp_backend.delivery`'s steps;
+``_pool_for``) and drives :mod:`smtp_backend.mailer.planning`'s steps;
 everything a caller configures or observes is here, once.
 """
 
@@ -11,21 +11,32 @@ import contextlib
 import dataclasses
 import logging
 import ssl
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from ..results import MessageState, SendResult
+from ..timeouts import Timeouts
+from ..transport.tls import mailer_context
 from .capture import CapturedMessage, capture_item
-from .connection import (
+from .connect import (
     DEFAULT_TIMEOUT,
     ConnectionSettings,
     TokenSource,
     default_port,
-    tls_context,
 )
-from .delivery import MailItem, RetryPolicy, as_items, not_attempted
+from .planning import (
+    MailItem,
+    PartSteps,
+    RetryPolicy,
+    as_items,
+    deliver_part,
+    not_attempted,
+    reusable_after,
+    split_batch,
+)
+from .pooling import PooledConnection
 from .ratelimit import TokenBucket
-from .results import MessageState, SendResult
-from .timeouts import Timeouts
 
 if TYPE_CHECKING:
     from .dkim import DKIM
@@ -110,7 +121,7 @@ class MailerBase(Generic[F, P]):
         )
         if security != "none" or ca_file is not None or dangerously_skip_tls_verify:
             # One context for every connection: loading the CA store per connection is slow.
-            context = tls_context(
+            context = mailer_context(
                 ssl_context, ca_file, dangerously_skip_tls_verify, where=settings.address
             )
             settings = dataclasses.replace(settings, ssl_context=context)
@@ -128,7 +139,13 @@ class MailerBase(Generic[F, P]):
             max_messages=max_messages_per_connection,
             idle_timeout=idle_timeout,
         )
-        self._rate_limiter = None if rate_limit is None else self._rate_limiter_for(rate_limit)
+        self._pool_size = pool_size
+        # A bucket given is shared (with other mailers, threads or tasks); a number is ours.
+        self._rate_limiter = (
+            rate_limit
+            if rate_limit is None or isinstance(rate_limit, TokenBucket)
+            else TokenBucket(rate_limit)
+        )
         self._before_send: list[BeforeSend] = []
         self._after_send: list[AfterSend] = []
         self.add_hook(before_send=before_send, after_send=after_send)
@@ -147,16 +164,13 @@ class MailerBase(Generic[F, P]):
     def _pool_for(self, connections: F, *, size: int, max_messages: int, idle_timeout: float) -> P:
         raise NotImplementedError
 
-    def _rate_limiter_for(self, rate_limit: float | TokenBucket) -> TokenBucket:
-        raise NotImplementedError
-
     # -- configuration ------------------------------------------------------------
 
     @classmethod
     def from_url(cls: type[M], url: str, **options: Any) -> M:
         """A mailer from ``smtp+starttls://user:pass@host:587?pool_size=4`` and the like.
 
-        See :mod:`smtp_backend.urls` for the schemes and query keys; unknown ones
+        See :mod:`smtp_backend.mailer.urls` for the schemes and query keys; unknown ones
         raise ``ValueError``. Keyword ``options`` (e.g. ``ssl_context``, hooks) are
         added to those; one given both ways raises ``ValueError``.
         """
@@ -198,6 +212,34 @@ class MailerBase(Generic[F, P]):
             self._after_send.append(after_send)
 
     # -- the I/O-free part of a send --------------------------------------------------
+
+    def _deadline(self) -> float | None:
+        """When a send (or open) starting now must end: ``Timeouts.total`` from now."""
+        total = self.settings.phase_timeouts.total
+        return None if total is None else time.monotonic() + total
+
+    def _parts(
+        self, batch: PreparedBatch, retries: int | None, deadline: float | None
+    ) -> list[PartSteps]:
+        """The delivery plan of a batch: one part per connection it is split across."""
+        return [
+            deliver_part(
+                run,
+                retries=self.retries if retries is None else retries,
+                policy=self.retry_policy,
+                deadline=deadline,
+                clock=time.monotonic,
+            )
+            for run in split_batch(batch.items, self._pool_size)
+        ]
+
+    @staticmethod
+    def _settle(
+        connection: PooledConnection[Any], sent: list[SendResult], *, still_open: bool
+    ) -> bool:
+        """Count what a connection carried; True when it may be lent again."""
+        connection.messages += len(sent)
+        return reusable_after(sent, still_open=still_open)
 
     def _room(self, remaining: int) -> int:
         """Messages to give one connection at once."""

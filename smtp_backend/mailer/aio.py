@@ -1,0 +1,310 @@
+"""AsyncMailer: the Mailer's pool, reuse, reconnect, retries, rate limit and capture, on asyncio.
+
+The same configuration, hooks, signing and capture (:mod:`.base`), the same decisions
+(:mod:`.planning`: which results are retried, how a batch is split; :mod:`.pooling`:
+which connections are kept, checked or closed) and the same results as the blocking
+:class:`~smtp_backend.Mailer`; parts of a batch run as tasks instead of threads. This
+module keeps only the asyncio I/O. A cancelled ``send`` closes the connections it was
+using: none goes back to the pool in an unknown state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from ..aio import AsyncSMTP
+from ..errors import SMTPConnectError, SMTPException
+from ..results import SendResult
+from .base import MailerBase
+from .connect import ConnectionSettings
+from .planning import (
+    Acquire,
+    Acquired,
+    MailItem,
+    PartOutcome,
+    PartSteps,
+    Wait,
+    advance,
+    merge_parts,
+)
+from .pooling import CHECK_IDLE_AFTER, PooledConnection, PoolLedger, Return
+
+__all__ = ["AsyncConnectionFactory", "AsyncConnectionPool", "AsyncMailer", "quit_quietly"]
+
+logger = logging.getLogger("smtp_backend.mailer")
+
+_OPEN_ERRORS = (SMTPException, OSError, ValueError)
+
+
+async def quit_quietly(smtp: AsyncSMTP) -> None:
+    """QUIT politely if the connection still answers; close it in any case."""
+    try:
+        if smtp.is_connected:
+            await smtp.quit()
+    except (SMTPException, OSError):
+        pass
+    finally:
+        smtp.close()
+
+
+class AsyncConnectionPool:
+    """The blocking pool's rules (:mod:`.pooling`) with asyncio's I/O: at most ``size``
+    connections open at once (idle or lent); ``acquire`` waits for one."""
+
+    def __init__(
+        self,
+        open_connection: Callable[[float | None], Awaitable[AsyncSMTP]],
+        *,
+        size: int,
+        max_messages: int,
+        idle_timeout: float,
+        check_after: float = CHECK_IDLE_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ledger: PoolLedger[AsyncSMTP] = PoolLedger(
+            size=size, max_messages=max_messages, idle_timeout=idle_timeout, check_after=check_after
+        )
+        self.size = size
+        self._open_connection = open_connection
+        self._clock = clock
+        self._freed: asyncio.Condition | None = None  # made in the running loop
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open now, idle or lent."""
+        return self._ledger.open
+
+    def remaining(self, connection: PooledConnection[AsyncSMTP]) -> int:
+        """How many more messages this connection may carry."""
+        return self._ledger.remaining(connection)
+
+    def _condition(self) -> asyncio.Condition:
+        if self._freed is None:
+            self._freed = asyncio.Condition()
+        return self._freed
+
+    async def acquire(self, deadline: float | None = None) -> PooledConnection[AsyncSMTP]:
+        """A ready connection: an idle one that passes its check, else a new one opened
+        by ``deadline`` (a ``time.monotonic()`` instant; None: the settings' limits only)."""
+        while True:
+            connection = await self._checkout()
+            if connection is None:
+                return await self._open_new(deadline)
+            if await self._still_usable(connection):
+                return connection
+            logger.debug("pooled connection failed its check; replacing it")
+            await self._discard(connection)
+
+    async def release(self, connection: PooledConnection[AsyncSMTP], *, reusable: bool) -> None:
+        """Give a connection back; ``reusable=False`` for one in an unknown state."""
+        freed = self._condition()
+        async with freed:
+            verdict = self._ledger.check_in(
+                connection,
+                reusable=reusable,
+                still_open=connection.smtp.is_connected,
+                now=self._clock(),
+            )
+            freed.notify()
+        if verdict is Return.QUIT:
+            await quit_quietly(connection.smtp)
+        elif verdict is Return.DROP:
+            connection.smtp.close()
+
+    async def _checkout(self) -> PooledConnection[AsyncSMTP] | None:
+        """An idle connection, or None after reserving a place for a new one; waits if full."""
+        stale: list[PooledConnection[AsyncSMTP]] = []
+        freed = self._condition()
+        try:
+            async with freed:
+                while True:
+                    checkout = self._ledger.checkout(self._clock())
+                    if checkout.stale:
+                        stale.extend(checkout.stale)
+                        freed.notify_all()
+                    if checkout.connection is not None or checkout.open_new:
+                        return checkout.connection
+                    await freed.wait()
+        finally:
+            for connection in stale:
+                logger.debug("closing a connection idle for over %ss", self._ledger.idle_timeout)
+                await quit_quietly(connection.smtp)
+
+    async def _still_usable(self, connection: PooledConnection[AsyncSMTP]) -> bool:
+        smtp = connection.smtp
+        if smtp.has_unread_data:  # closed, a goodbye or an EOF nobody read
+            return False
+        try:
+            if self._ledger.needs_check(connection, self._clock()):
+                return (await smtp.noop())[0] == 250
+        except (SMTPException, OSError):
+            return False
+        return True
+
+    async def _open_new(self, deadline: float | None) -> PooledConnection[AsyncSMTP]:
+        try:
+            smtp = await self._open_connection(deadline)
+        except BaseException:
+            await self._discard(None)
+            raise
+        return self._ledger.opened(smtp, self._clock())
+
+    async def _discard(self, connection: PooledConnection[AsyncSMTP] | None) -> None:
+        """Free the place of a connection lent (or reserved) and now closed."""
+        if connection is not None:
+            connection.smtp.close()
+        freed = self._condition()
+        async with freed:
+            self._ledger.forget()
+            freed.notify()
+
+    async def close(self) -> None:
+        """QUIT every idle connection; lent ones are closed when given back. Reusable after."""
+        idle = self._ledger.clear()
+        for connection in idle:
+            await quit_quietly(connection.smtp)
+        freed = self._condition()
+        async with freed:
+            freed.notify_all()
+
+
+class AsyncConnectionFactory:
+    """Opens AsyncSMTP connections with ``settings``; the first one's local host name is kept."""
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        self.settings = settings
+
+    async def __call__(self, deadline: float | None = None) -> AsyncSMTP:
+        s = self.settings
+        smtp = AsyncSMTP(
+            s.host,
+            s.port,
+            local_hostname=s.local_hostname,
+            timeout=s.timeout,
+            timeouts=s.phase_timeouts,
+            use_tls=s.security == "tls",
+            start_tls=False,  # set_up below decides, as the blocking Mailer's does
+            tls_context=s.ssl_context,
+            lmtp=s.protocol == "lmtp",
+        )
+        smtp.pipelining = s.pipelining
+        smtp.allow_insecure_auth = s.allow_insecure_auth
+        smtp.set_debuglevel(s.debuglevel)
+        deadline = s.deadline(deadline)
+        code, message = await smtp.connect(deadline=deadline)
+        try:
+            if code != 220:
+                raise SMTPConnectError(code, message)
+            await smtp.set_up(
+                s.security, s.login, context=s.ssl_context, deadline=deadline, where=s.address
+            )
+        except BaseException:
+            smtp.close()
+            raise
+        if s.local_hostname is None:
+            self.settings = dataclasses.replace(self.settings, local_hostname=smtp.local_hostname)
+        logger.debug("opened a connection to %s", s.address)
+        return smtp
+
+
+class AsyncMailer(MailerBase[AsyncConnectionFactory, AsyncConnectionPool]):
+    """Sends mail through a pool of reused AsyncSMTP connections; the options, hooks and
+    results of ``Mailer``, LMTP and Unix sockets included. ``rate_limit`` is a number of
+    messages a second, or a :class:`TokenBucket` shared with other mailers or threads
+    (awaited here, never slept on)."""
+
+    _kind = "AsyncMailer"
+
+    def _connections_for(self, settings: ConnectionSettings) -> AsyncConnectionFactory:
+        return AsyncConnectionFactory(settings)
+
+    def _pool_for(
+        self,
+        connections: AsyncConnectionFactory,
+        *,
+        size: int,
+        max_messages: int,
+        idle_timeout: float,
+    ) -> AsyncConnectionPool:
+        return AsyncConnectionPool(
+            connections, size=size, max_messages=max_messages, idle_timeout=idle_timeout
+        )
+
+    @property
+    def open_connections(self) -> int:
+        return self._pool.open_connections
+
+    # -- sending -----------------------------------------------------------------
+
+    async def send(
+        self, messages: MailItem | Iterable[MailItem], *, retries: int | None = None
+    ) -> list[SendResult]:
+        """One result per message, in input order; see ``Mailer.send``."""
+        batch = self._prepare(messages)
+        results = self._capture(batch)
+        if results is None:
+            deadline = self._deadline()
+            parts = self._parts(batch, retries, deadline)
+            outcomes = await asyncio.gather(*(self._drive(part, deadline) for part in parts))
+            results = merge_parts(outcomes, batch.done)
+        return self._report(results)
+
+    async def open(self) -> None:
+        """Make sure one connection can be opened now; see ``Mailer.open``."""
+        if self._outboxes:
+            return
+        connection = await self._pool.acquire(self._deadline())
+        await self._pool.release(connection, reusable=True)
+
+    async def _drive(self, steps: PartSteps, deadline: float | None) -> PartOutcome:
+        """Perform a part's steps: the only place an AsyncMailer waits or talks."""
+        answer: Any = None
+        while True:
+            step = advance(steps, answer)
+            if isinstance(step, PartOutcome):
+                return step
+            if isinstance(step, Wait):
+                await asyncio.sleep(step.seconds)
+                answer = None
+            elif isinstance(step, Acquire):
+                try:
+                    connection = await self._pool.acquire(deadline)
+                except _OPEN_ERRORS as exc:
+                    logger.warning("could not connect to %s: %s", self.settings.address, exc)
+                    answer = exc
+                else:
+                    answer = Acquired(connection, self._room(self._pool.remaining(connection)))
+            else:
+                answer = await self._transmit(step.connection, step.items, deadline)
+
+    async def _transmit(
+        self, connection: PooledConnection[AsyncSMTP], items: list[MailItem], deadline: float | None
+    ) -> list[SendResult]:
+        """One lent connection's share; a cancellation or crash never returns it to the pool."""
+        try:
+            if self._rate_limiter is not None:
+                await asyncio.sleep(self._rate_limiter.reserve())
+            sent = await connection.smtp.send_many(items, deadline=deadline)
+        except BaseException:
+            await self._pool.release(connection, reusable=False)
+            raise
+        healthy = self._settle(connection, sent, still_open=connection.smtp.is_connected)
+        await self._pool.release(connection, reusable=healthy)
+        return sent
+
+    # -- closing ------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """QUIT every pooled connection. The mailer stays usable: it reconnects when needed."""
+        await self._pool.close()
+
+    async def __aenter__(self) -> AsyncMailer:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

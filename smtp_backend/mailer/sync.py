@@ -1,0 +1,397 @@
+"""Mailer: the pooled, thread-safe sender over the blocking client, and its connection pool.
+
+``Mailer.send(messages)`` returns one ``SendResult`` per message, in input order. A
+large batch is split across up to ``pool_size`` connections sent in parallel
+(threads); connections are kept open and reused across calls; a connection lost
+before a transaction began is replaced and the transaction sent again; a message
+whose fate is unknown (connection lost after its data, before the reply) is reported
+UNKNOWN and never resent (RFC 1047); temporary failures are retried with bounded
+exponential backoff when asked (``retries=``). The decisions are
+:mod:`.planning`'s and :mod:`.pooling`'s, shared with ``AsyncMailer``: this module
+keeps only the blocking I/O (threads, locks, sockets, sleeping).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import selectors
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..client import SMTP
+from ..errors import SMTPException
+from ..results import SendResult
+from .base import AfterSend, BeforeSend, MailerBase
+from .capture import CapturedMessage
+from .connect import ConnectionFactory, ConnectionSettings
+from .planning import (
+    Acquire,
+    Acquired,
+    MailItem,
+    PartOutcome,
+    PartSteps,
+    Wait,
+    advance,
+    merge_parts,
+)
+from .pooling import CHECK_IDLE_AFTER, PooledConnection, PoolLedger, Return
+
+__all__ = [
+    "AfterSend",
+    "BeforeSend",
+    "CapturedMessage",
+    "ConnectionPool",
+    "MailItem",
+    "Mailer",
+    "quit_quietly",
+]
+
+logger = logging.getLogger("smtp_backend.mailer")
+
+_OPEN_ERRORS = (SMTPException, OSError, ValueError)
+
+
+def quit_quietly(smtp: SMTP) -> None:
+    """QUIT politely if the connection still answers; close it in any case."""
+    try:
+        if smtp.sock is not None:
+            smtp.quit()
+    except (SMTPException, OSError):
+        pass
+    finally:
+        smtp.close()
+
+
+def _has_unread_data(smtp: SMTP) -> bool:
+    """True when an idle connection has something to read: EOF, or a reply nobody asked for."""
+    sock = smtp.sock
+    pending = getattr(sock, "pending", None)
+    if pending is not None and pending():
+        return True
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_READ)
+        return bool(selector.select(0))
+
+
+class ConnectionPool:
+    """At most ``size`` connections open at once (idle or lent); ``acquire`` waits for one.
+
+    A connection is lent to one thread at a time; the rules (reuse, staleness, the NOOP
+    check, what is kept) are the ledger's (:mod:`.pooling`); this class does their I/O.
+    Safe across ``fork()``: a child never talks on its parent's connections.
+    """
+
+    def __init__(
+        self,
+        open_connection: Callable[[float | None], SMTP],
+        *,
+        size: int,
+        max_messages: int,
+        idle_timeout: float,
+        check_after: float = CHECK_IDLE_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ledger: PoolLedger[SMTP] = PoolLedger(
+            size=size, max_messages=max_messages, idle_timeout=idle_timeout, check_after=check_after
+        )
+        self.size = size
+        self._open_connection = open_connection
+        self._clock = clock
+        self._lock = threading.Condition()
+        _register(self)
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open now, idle or lent."""
+        with self._lock:
+            return self._ledger.open
+
+    def remaining(self, connection: PooledConnection[SMTP]) -> int:
+        """How many more messages this connection may carry."""
+        return self._ledger.remaining(connection)
+
+    def acquire(self, deadline: float | None = None) -> PooledConnection[SMTP]:
+        """A ready connection: an idle one that passes its check, else a new one opened
+        by ``deadline`` (a ``time.monotonic()`` instant; None: the settings' limits only)."""
+        while True:
+            connection = self._checkout()
+            if connection is None:
+                return self._open_new(deadline)
+            if self._still_usable(connection):
+                return connection
+            logger.debug("pooled connection failed its check; replacing it")
+            self._discard(connection)
+
+    def release(self, connection: PooledConnection[SMTP], *, reusable: bool) -> None:
+        """Give a connection back; ``reusable=False`` for one in an unknown state."""
+        if connection.pid != os.getpid():  # lent before a fork: the pool no longer counts it
+            connection.smtp.close()
+            return
+        with self._lock:
+            verdict = self._ledger.check_in(
+                connection,
+                reusable=reusable,
+                still_open=connection.smtp.sock is not None,
+                now=self._clock(),
+            )
+            self._lock.notify()
+        if verdict is Return.QUIT:
+            quit_quietly(connection.smtp)
+        elif verdict is Return.DROP:
+            connection.smtp.close()
+
+    def _checkout(self) -> PooledConnection[SMTP] | None:
+        """An idle connection, or None after reserving a place for a new one; waits if full."""
+        stale: list[PooledConnection[SMTP]] = []
+        try:
+            with self._lock:
+                while True:
+                    checkout = self._ledger.checkout(self._clock())
+                    if checkout.stale:
+                        stale.extend(checkout.stale)
+                        self._lock.notify_all()
+                    if checkout.connection is not None or checkout.open_new:
+                        return checkout.connection
+                    self._lock.wait()
+        finally:
+            for connection in stale:
+                logger.debug("closing a connection idle for over %ss", self._ledger.idle_timeout)
+                quit_quietly(connection.smtp)
+
+    def _still_usable(self, connection: PooledConnection[SMTP]) -> bool:
+        smtp = connection.smtp
+        if smtp.sock is None:
+            return False
+        try:
+            if _has_unread_data(smtp):
+                return False
+            if self._ledger.needs_check(connection, self._clock()):
+                return smtp.noop()[0] == 250
+        except (SMTPException, OSError, ValueError):
+            return False
+        return True
+
+    def _open_new(self, deadline: float | None) -> PooledConnection[SMTP]:
+        try:
+            smtp = self._open_connection(deadline)
+        except BaseException:
+            self._discard(None)
+            raise
+        with self._lock:
+            return self._ledger.opened(smtp, self._clock(), os.getpid())
+
+    def _discard(self, connection: PooledConnection[SMTP] | None) -> None:
+        """Free the place of a connection lent (or reserved) and now closed."""
+        with self._lock:
+            self._ledger.forget()
+            self._lock.notify()
+        if connection is not None:
+            connection.smtp.close()
+
+    def close(self) -> None:
+        """QUIT every idle connection; lent ones are closed when given back. Reusable after."""
+        with self._lock:
+            idle = self._ledger.clear()
+            self._lock.notify_all()
+        for connection in idle:
+            quit_quietly(connection.smtp)
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: drop the parent's connections without a word to the server.
+
+        Closing the child's copy of a socket sends nothing while the parent holds it;
+        QUIT or a TLS close_notify would end the parent's session.
+        """
+        self._lock = threading.Condition()  # the parent's may have been held at the fork
+        self._ledger.open = 0
+        self.drop_idle()
+
+    def drop_idle(self) -> None:
+        """Close the idle connections' sockets without QUIT (for fork() and garbage collection)."""
+        for connection in self._ledger.clear():
+            with contextlib.suppress(OSError):
+                connection.smtp.close()
+
+
+_live_pools: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
+_registry_lock = threading.Lock()
+
+
+def _register(pool: ConnectionPool) -> None:
+    with _registry_lock:
+        _live_pools.add(pool)
+
+
+def _close_all_at_exit() -> None:
+    for pool in list(_live_pools):
+        with contextlib.suppress(Exception):
+            pool.close()
+
+
+def _forget_all_in_child() -> None:
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    for pool in list(_live_pools):
+        pool.forget_after_fork()
+
+
+atexit.register(_close_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_all_in_child)
+
+
+class Mailer(MailerBase[ConnectionFactory, ConnectionPool]):
+    """Sends mail through a pool of reused connections; safe to share between threads.
+
+    ``security``: ``"starttls"`` (default; fails if the server does not offer it,
+    nothing sent), ``"tls"`` (TLS from the first byte, port 465),
+    ``"starttls-opportunistic"`` (STARTTLS when offered, clear text otherwise) or
+    ``"none"``. Certificates and host names are verified, against the system's CAs or
+    ``ca_file``, unless ``ssl_context`` says otherwise or
+    ``dangerously_skip_tls_verify=True`` (logged as a warning). Logging in over
+    clear text to a host that is not loopback raises ``SMTPInsecureAuthError`` unless
+    ``allow_insecure_auth=True``. ``debuglevel`` is smtplib's ``set_debuglevel`` for
+    each new connection (1: the conversation on stderr, 2: with timestamps).
+
+    ``timeout`` bounds every wait; ``timeouts`` (:class:`Timeouts`) sets one limit per
+    phase instead. Either way ``Timeouts.total`` (default 300 s) bounds a whole
+    ``send`` call: a stalled server never holds the caller longer. ``username`` with
+    ``password`` logs in with ``login()``; with ``oauth_token`` (a string, or a callable
+    called for each new connection) with ``login_oauth2()``. ``protocol="lmtp"`` speaks
+    LMTP; a ``host`` starting with ``/`` is a Unix socket path.
+
+    ``dkim`` (:class:`~smtp_backend.DKIM`) signs every message once before it is
+    sent or captured. ``rate_limit`` (messages a second, or a shared :class:`TokenBucket`)
+    paces every thread's sends together. ``capture=True`` records every message in
+    ``outbox`` instead of sending it (see :meth:`capture`). Use as a context manager, or
+    call :meth:`close`; pooled connections are also closed at interpreter exit, and a
+    forked child forgets the parent's (it opens its own).
+    """
+
+    def _connections_for(self, settings: ConnectionSettings) -> ConnectionFactory:
+        return ConnectionFactory(settings)
+
+    def _pool_for(
+        self, connections: ConnectionFactory, *, size: int, max_messages: int, idle_timeout: float
+    ) -> ConnectionPool:
+        pool = ConnectionPool(
+            connections, size=size, max_messages=max_messages, idle_timeout=idle_timeout
+        )
+        # Garbage collected: close the sockets quietly (interpreter exit QUITs instead).
+        weakref.finalize(self, pool.drop_idle).atexit = False
+        return pool
+
+    # -- sending -----------------------------------------------------------------
+
+    def send(
+        self, messages: MailItem | Iterable[MailItem], *, retries: int | None = None
+    ) -> list[SendResult]:
+        """Send one message or many; one result per message, in input order.
+
+        Items are ``email.message.Message`` objects (envelope from their headers, as
+        smtplib's ``send_message``) or :class:`Envelope` objects. Per-message failures
+        are in the results (``state``, ``error``), never raised. When no connection
+        could be opened and so nothing was sent, the connection's error is raised
+        (``OSError``, ``SMTPConnectError``, ``SMTPAuthenticationError``,
+        ``SMTPNotSupportedError`` for a missing STARTTLS, ``ssl.SSLError``...).
+        ``retries`` (default: the Mailer's) re-sends temporary (4xx) failures after
+        ``retry_delay`` seconds, doubling each time up to ``max_retry_delay``.
+        """
+        batch = self._prepare(messages)
+        results = self._capture(batch)
+        if results is None:
+            deadline = self._deadline()
+            outcomes = self._run_parts(self._parts(batch, retries, deadline), deadline)
+            results = merge_parts(outcomes, batch.done)
+        return self._report(results)
+
+    def open(self) -> None:
+        """Make sure one connection can be opened now: take one from the pool (checked) or
+        open it, and put it back for the next send.
+
+        Raises what opening raised (``OSError``, ``SMTPConnectError``,
+        ``SMTPAuthenticationError``, ``ssl.SSLError``...). While capturing, does nothing.
+        """
+        if self._outboxes:
+            return
+        connection = self._pool.acquire(self._deadline())
+        self._pool.release(connection, reusable=True)
+
+    def _run_parts(self, parts: list[PartSteps], deadline: float | None) -> list[PartOutcome]:
+        """Each part in its own thread (the first in the caller's); a crash is re-raised."""
+        outcomes: list[PartOutcome] = [PartOutcome() for _ in parts]
+        crashes: list[BaseException] = []
+
+        def run(index: int) -> None:
+            try:
+                outcomes[index] = self._drive(parts[index], deadline)
+            except BaseException as exc:  # handed to the calling thread
+                crashes.append(exc)
+
+        threads = [
+            threading.Thread(target=run, args=(index,), name=f"smtp-mailer-{index}", daemon=True)
+            for index in range(1, len(parts))
+        ]
+        for thread in threads:
+            thread.start()
+        if parts:
+            run(0)
+        for thread in threads:
+            thread.join()
+        if crashes:
+            raise crashes[0]
+        return outcomes
+
+    def _drive(self, steps: PartSteps, deadline: float | None) -> PartOutcome:
+        """Perform a part's steps: the only place a blocking Mailer waits or talks."""
+        answer: Any = None
+        while True:
+            step = advance(steps, answer)
+            if isinstance(step, PartOutcome):
+                return step
+            if isinstance(step, Wait):
+                time.sleep(step.seconds)
+                answer = None
+            elif isinstance(step, Acquire):
+                try:
+                    connection = self._pool.acquire(deadline)
+                except _OPEN_ERRORS as exc:
+                    logger.warning("could not connect to %s: %s", self.settings.address, exc)
+                    answer = exc
+                else:
+                    answer = Acquired(connection, self._room(self._pool.remaining(connection)))
+            else:
+                answer = self._transmit(step.connection, step.items, deadline)
+
+    def _transmit(
+        self, connection: PooledConnection[SMTP], items: list[MailItem], deadline: float | None
+    ) -> list[SendResult]:
+        """Send ``items`` over a lent connection and give it back, kept only when healthy."""
+        try:
+            if self._rate_limiter is not None:
+                self._rate_limiter.acquire()
+            sent = connection.smtp.send_many(items, deadline=deadline)
+        except BaseException:
+            self._pool.release(connection, reusable=False)  # unknown state: never reused
+            raise
+        healthy = self._settle(connection, sent, still_open=connection.smtp.sock is not None)
+        self._pool.release(connection, reusable=healthy)
+        return sent
+
+    # -- closing -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """QUIT every pooled connection. The Mailer stays usable: it reconnects when needed."""
+        self._pool.close()
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

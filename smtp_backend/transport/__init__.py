@@ -1,0 +1,1 @@
+"""I/O helpers the drivers share: TLS contexts, and the asyncio stream of replies."""
