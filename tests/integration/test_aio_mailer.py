@@ -8,8 +8,9 @@ import ssl
 
 import pytest
 
-from smtp_backend import Envelope, MessageState, SendResult
-from smtp_backend.mailer.aio import AsyncMailer
+from smtp_backend import Envelope, MessageState, SendResult, TokenBucket
+from smtp_backend.mailer.aio import AsyncConnectionFactory, AsyncConnectionPool, AsyncMailer
+from smtp_backend.mailer.connect import ConnectionSettings
 from tests.servers import (
     Close,
     Expect,
@@ -155,3 +156,60 @@ def test_a_message_lost_before_its_transaction_goes_on_a_new_connection(
     assert asyncio.run(run()) == [MessageState.SENT]
     scripted_server.join()
     assert scripted_server.errors == [] and scripted_server.connections == 2
+
+
+class _CountingBucket(TokenBucket):
+    """A bucket on a stopped clock: each token is due 1/rate later than the one before."""
+
+    def __init__(self) -> None:
+        super().__init__(1000, 1, clock=lambda: 0.0)
+        self.waits: list[float] = []
+
+    def reserve(self) -> float:
+        wait = super().reserve()
+        self.waits.append(wait)
+        return wait
+
+
+def test_a_token_bucket_is_shared_by_every_task_of_two_async_mailers(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    bucket = _CountingBucket()
+
+    async def run() -> list[SendResult]:
+        first = AsyncMailer(smtp_server.host, smtp_server.port, security="none", rate_limit=bucket)
+        second = AsyncMailer(smtp_server.host, smtp_server.port, security="none", rate_limit=bucket)
+        async with first, second:
+            sent = await asyncio.gather(first.send(_envelopes(3)), second.send(_envelopes(3)))
+        return [result for results in sent for result in results]
+
+    results = asyncio.run(run())
+    assert all(result.ok for result in results)
+    # One bucket paced all six messages: each waited one token longer than the one before.
+    assert sorted(bucket.waits) == pytest.approx([i / 1000 for i in range(6)])
+
+
+def test_the_async_pool_quits_a_connection_idle_past_its_timeout(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    now = [0.0]
+    settings = ConnectionSettings(smtp_server.host, smtp_server.port, security="none")
+
+    async def run() -> None:
+        pool = AsyncConnectionPool(
+            AsyncConnectionFactory(settings),
+            size=1,
+            max_messages=10,
+            idle_timeout=5.0,
+            clock=lambda: now[0],
+        )
+        first = await pool.acquire()
+        await pool.release(first, reusable=True)
+        now[0] = 10.0  # idle past idle_timeout: stale
+        second = await pool.acquire()
+        assert second is not first
+        await pool.release(second, reusable=False)
+
+    asyncio.run(run())
+    assert smtp_server.connections == 2
+    assert smtp_server.verbs().count("QUIT") == 1  # the stale one said goodbye; the other not

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from aiosmtpd.controller import UnixSocketController
 from aiosmtpd.lmtp import LMTP
 
-from smtp_backend import Envelope, MessageState
+from smtp_backend import AsyncMailer, Envelope, MessageState, SendResult
 from smtp_backend.mailer import Mailer
 from tests.servers import RecordingSMTPServer
 
@@ -37,8 +38,24 @@ class _Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append(tuple(envelope.rcpt_tos))
         if isinstance(server, LMTP):  # aiosmtpd leaves LMTP's reply per recipient to us
-            return "\r\n".join(f"250 2.0.0 <{r}> delivered" for r in envelope.rcpt_tos)
+            return "\r\n".join(
+                f"552 5.2.2 <{r}> mailbox full" if r.startswith("full@") else f"250 2.0.0 <{r}> ok"
+                for r in envelope.rcpt_tos
+            )
         return "250 2.0.0 delivered"
+
+
+def _send_with(kind: str, url: str, items: list[Envelope]) -> list[SendResult]:
+    """Send through a Mailer or an AsyncMailer built from the same URL."""
+    if kind == "sync":
+        with Mailer.from_url(url) as mailer:
+            return mailer.send(items)
+
+    async def send() -> list[SendResult]:
+        async with AsyncMailer.from_url(url) as mailer:
+            return await mailer.send(items)
+
+    return asyncio.run(send())
 
 
 class _UnixLMTPController(UnixSocketController):
@@ -52,10 +69,11 @@ def short_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(tmp_path_factory.mktemp("s", numbered=True))
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
 @pytest.mark.parametrize(
     ("scheme", "controller"), [("lmtp", _UnixLMTPController), ("smtp+unix", UnixSocketController)]
 )
-def test_unix_socket_urls(short_tmp: Path, scheme: str, controller: type[Any]) -> None:
+def test_unix_socket_urls(short_tmp: Path, scheme: str, controller: type[Any], kind: str) -> None:
     path = short_tmp / "mail.sock"
     if len(str(path)) > 100:
         pytest.skip("temporary directory path too long for a Unix socket")
@@ -63,12 +81,30 @@ def test_unix_socket_urls(short_tmp: Path, scheme: str, controller: type[Any]) -
     server = controller(inbox, unix_socket=str(path))
     server.start()
     try:
-        with Mailer.from_url(f"{scheme}://{path}") as mailer:
-            results = mailer.send(
-                [envelope("one", "a@example.test", "b@example.test"), envelope("two")]
-            )
+        results = _send_with(
+            kind,
+            f"{scheme}://{path}",
+            [envelope("one", "a@example.test", "b@example.test"), envelope("two")],
+        )
     finally:
         server.stop()
     assert [r.state for r in results] == [MessageState.SENT, MessageState.SENT]
     assert results[0].accepted == ("a@example.test", "b@example.test")
     assert inbox.received == [("a@example.test", "b@example.test"), ("bob@example.test",)]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_lmtp_reports_each_recipients_reply_after_the_data(short_tmp: Path, kind: str) -> None:
+    path = short_tmp / "lmtp.sock"
+    inbox = _Inbox()
+    server = _UnixLMTPController(inbox, unix_socket=str(path))
+    server.start()
+    try:
+        (result,) = _send_with(
+            kind, f"lmtp://{path}", [envelope("one", "a@example.test", "full@example.test")]
+        )
+    finally:
+        server.stop()
+    assert result.state is MessageState.SENT
+    assert result.accepted == ("a@example.test",)
+    assert result.refused["full@example.test"].code == 552
