@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 
 from .dsn import DSN
 from .errors import (
+    SMTPDataError,
     SMTPException,
     SMTPProtocolError,
+    SMTPRecipientsRefused,
     SMTPResponseException,
+    SMTPSenderRefused,
     SMTPServerDisconnected,
 )
 from .status import Classification, EnhancedCode, classify, describe_enhanced
@@ -162,3 +165,26 @@ class SendResult:
     def retryable(self) -> bool:
         """True when sending this message again cannot duplicate it and may succeed."""
         return self.classification is Classification.TEMPORARY
+
+    def exception(self) -> BaseException | None:
+        """The exception smtplib's ``sendmail`` would have raised for this message, or None
+        when it was sent: the error it met, else ``SMTPSenderRefused``,
+        ``SMTPRecipientsRefused`` or ``SMTPDataError`` from the server's reply, and
+        ``SMTPServerDisconnected`` when the connection was lost before the reply."""
+        if self.state is MessageState.SENT:
+            return None
+        if self.error is not None:
+            return self.error
+        if self.state is MessageState.UNKNOWN:
+            return SMTPServerDisconnected(
+                "connection lost after the message data, before the server's reply: "
+                "it may have been delivered"
+            )
+        reply = self.reply
+        if self.refused and not self.accepted:
+            return SMTPRecipientsRefused({r: x.as_tuple() for r, x in self.refused.items()})
+        if reply is not None and self.accepted:
+            return SMTPDataError(reply.code, reply.message)
+        if reply is not None:
+            return SMTPSenderRefused(reply.code, reply.message, self.sender)
+        return SMTPException(f"message {self.index} {self.state.value}")

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.mail.backends.base import BaseEmailBackend
 from django.dispatch import Signal
 
-from smtp_backend import Envelope, Mailer, SendResult, SMTPException
+from smtp_backend import Envelope, Mailer, SendResult
 
 from .config import classic_config, mailers_config
 from .envelopes import django_envelope
@@ -219,12 +219,10 @@ class EmailBackend(BaseEmailBackend):
 
     def _count(self, results: list[SendResult]) -> int:
         """How many were sent; the first failure raised unless ``fail_silently`` covers it."""
-        failures = [result for result in results if not result.ok]
-        if failures:
-            error = _error_of(failures[0])
-            if not (self.fail_silently and isinstance(error, OSError)):
-                raise error
-        return len(results) - len(failures)
+        errors = [error for result in results if (error := result.exception()) is not None]
+        if errors and not (self.fail_silently and isinstance(errors[0], OSError)):
+            raise errors[0]
+        return len(results) - len(errors)
 
 
 async def _asend(signal: Signal, **named: Any) -> None:
@@ -233,9 +231,3 @@ async def _asend(signal: Signal, **named: Any) -> None:
         await signal.asend(**named)
     else:
         signal.send(**named)
-
-
-def _error_of(result: SendResult) -> BaseException:
-    if result.error is not None:
-        return result.error
-    return SMTPException(f"message {result.index} {result.state.value}: {result.reply}")

@@ -17,7 +17,7 @@ messages are captured into ``mail.outbox`` as ``mail.send`` would.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
@@ -26,12 +26,14 @@ from smtp_backend.celery import QueuedBatch, enqueue, message_payload
 
 from .message import Message
 from .signals import email_dispatched
-from .state import MailState
+
+if TYPE_CHECKING:  # the state calls this module: a type here, not an import
+    from .state import MailState
 
 
 def _state() -> MailState:
-    state = current_app.extensions.get("mail")
-    if not isinstance(state, MailState):
+    state: MailState | None = current_app.extensions.get("mail")
+    if state is None or not hasattr(state, "queue_batch_size"):
         raise RuntimeError("The current application was not configured with flask_smtp_backend")
     return state
 

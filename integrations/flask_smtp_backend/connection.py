@@ -10,7 +10,6 @@ from smtp_backend import Envelope, SendResult
 
 from .addresses import AddressLike
 from .message import Message
-from .state import failure_of
 
 if TYPE_CHECKING:
     from .state import MailState
@@ -92,6 +91,7 @@ class Connection:
         results = self.mail.deliver(queued)
         self.results.extend(results)
         for result in results:
-            if not result.ok:
-                raise failure_of(result)
+            failure = result.exception()
+            if failure is not None:
+                raise failure
         return results

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
@@ -15,8 +16,6 @@ from smtp_backend import (
     Envelope,
     MessageState,
     SendResult,
-    SMTPException,
-    SMTPServerDisconnected,
 )
 from smtp_backend.mailer import Mailer
 
@@ -168,27 +167,15 @@ class MailState:
             return self._capture
 
 
-def failure_of(result: SendResult) -> BaseException:
-    """The exception a failed result stands for (smtplib's class, as Flask-Mail raises)."""
-    if result.error is not None:
-        return result.error
-    if result.state is MessageState.UNKNOWN:
-        return SMTPServerDisconnected("connection lost before the server confirmed the message")
-    return SMTPException(f"message not sent ({result.state.value}): {result.reply}")
-
-
 def _mail_queue(value: Any) -> str | None:
     """``MAIL_QUEUE`` checked at ``init_app``; "celery" needs the celery extra installed."""
     if value is None:
         return None
     if value not in MAIL_QUEUES:
         raise ValueError(f"MAIL_QUEUE must be unset (send at once) or 'celery', not {value!r}")
-    try:
-        from . import celery_queue  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(
-            f"MAIL_QUEUE = 'celery' needs pip install 'smtp-backend[celery]' ({exc})"
-        ) from exc
+    # Checked by name, not imported: the queue module builds on this one.
+    if importlib.util.find_spec("celery") is None:
+        raise ImportError("MAIL_QUEUE = 'celery' needs pip install 'smtp-backend[celery]'")
     return str(value)
 
 
