@@ -263,6 +263,8 @@ class SMTP(ClientSession):
     def _connect(
         self, host: str, port: int, source_address: tuple[str, int] | None
     ) -> tuple[int, bytes]:
+        if host.startswith("/"):
+            return self._connect_unix(host)
         if source_address:
             self.source_address = source_address
         if not port and (host.find(":") == host.rfind(":")):
@@ -282,6 +284,27 @@ class SMTP(ClientSession):
         except TimeoutError:
             raise SMTPTimeoutError(f"timed out connecting to {host}:{port}") from None
         self.file = None
+        return self._read_greeting()
+
+    def _connect_unix(self, path: str) -> tuple[int, bytes]:
+        """Connect to a Unix socket ``path`` (as smtplib's LMTP does) and read the greeting."""
+        if self.timeout is not None and not self.timeout:
+            raise ValueError("Non-blocking socket (timeout=0) is not supported")
+        limit = self._connect_limit()
+        try:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            if limit is not _GLOBAL_DEFAULT:
+                self.sock.settimeout(limit)
+            self.file = None
+            self.sock.connect(path)
+        except OSError:
+            if self.debuglevel > 0:
+                self._print_debug("connect fail:", path)
+            if self.sock:
+                self.sock.close()
+            self.sock = None
+            raise
+        self._host = path
         return self._read_greeting()
 
     def _read_greeting(self) -> tuple[int, bytes]:
@@ -619,32 +642,6 @@ class LMTP(SMTP):
             timeout=timeout,
             timeouts=timeouts,
         )
-
-    def _connect(
-        self, host: str, port: int, source_address: tuple[str, int] | None
-    ) -> tuple[int, bytes]:
-        """Connect to the LMTP server on a TCP port, or a Unix socket path starting '/'."""
-        if host[0] != "/":
-            return super()._connect(host, port, source_address)
-        if self.timeout is not None and not self.timeout:
-            raise ValueError("Non-blocking socket (timeout=0) is not supported")
-        limit = self._connect_limit()
-        try:
-            sockets = socket
-            self.sock = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
-            if limit is not _GLOBAL_DEFAULT:
-                self.sock.settimeout(limit)
-            self.file = None
-            self.sock.connect(host)
-        except OSError:
-            if self.debuglevel > 0:
-                self._print_debug("connect fail:", host)
-            if self.sock:
-                self.sock.close()
-            self.sock = None
-            raise
-        self._host = host
-        return self._read_greeting()
 
     def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
         self._accepted_rcpts = 0

@@ -12,13 +12,13 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-from ..client import LMTP, SMTP, SMTP_SSL
+from ..client import SMTP
 from ..errors import (
     SMTPAuthenticationError,
     SMTPException,
     SMTPInsecureAuthError,
 )
-from ..mailer.connect import UnixSMTP, default_port
+from ..mailer.connect import client_for, default_port
 from .certificates import CertificateInfo, peer_certificate, verification_failure
 from .options import ServerTarget
 
@@ -97,16 +97,14 @@ def _unverified_context() -> ssl.SSLContext:
 
 def _client(target: ServerTarget, context: ssl.SSLContext, debug: bool) -> SMTP:
     arguments = target.mailer_arguments
-    name, timeout = arguments.get("local_hostname"), arguments.get("timeout")
-    smtp: SMTP
-    if arguments.get("protocol") == "lmtp":
-        smtp = LMTP(local_hostname=name, timeout=timeout)
-    elif target.security == "tls":
-        smtp = SMTP_SSL(local_hostname=name, timeout=timeout, context=context)
-    elif target.host.startswith("/"):
-        smtp = UnixSMTP(local_hostname=name, timeout=timeout)
-    else:
-        smtp = SMTP(local_hostname=name, timeout=timeout)
+    smtp = client_for(
+        arguments.get("protocol", "smtp"),
+        target.security,
+        target.host,
+        local_hostname=arguments.get("local_hostname"),
+        timeout=arguments.get("timeout"),
+        context=context,
+    )
     smtp.set_debuglevel(1 if debug else 0)
     return smtp
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..client import LMTP, SMTP, SMTP_SSL
 from ..errors import SMTPConnectError
@@ -25,7 +23,6 @@ __all__ = [
     "SECURITY_MODES",
     "ConnectionFactory",
     "ConnectionSettings",
-    "UnixSMTP",
     "client_for",
     "default_port",
     "open_connection",
@@ -117,21 +114,6 @@ class ConnectionSettings:
         return self.host if self.unix_socket else f"{self.host}:{self.port}"
 
 
-class UnixSMTP(SMTP):
-    """SMTP over a Unix domain socket; ``host`` is the socket's path, the port is ignored."""
-
-    def _get_socket(self, host: str, port: int, timeout: float | None) -> Any:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
-                sock.settimeout(timeout)
-            sock.connect(host)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-
-
 def client_for(
     protocol: str,
     security: str,
@@ -142,14 +124,13 @@ def client_for(
     timeouts: Timeouts | None = None,
     context: ssl.SSLContext | None = None,
 ) -> SMTP:
-    """The unconnected blocking client a protocol, security mode and host call for."""
+    """The unconnected blocking client a protocol, security mode and host call for (a
+    ``host`` starting with ``/`` is a Unix socket path, which ``SMTP`` and ``LMTP`` take)."""
     name = local_hostname
     if protocol == "lmtp":
         return LMTP(local_hostname=name, timeout=timeout, timeouts=timeouts)
     if security == "tls":
         return SMTP_SSL(local_hostname=name, timeout=timeout, context=context, timeouts=timeouts)
-    if host.startswith("/"):
-        return UnixSMTP(local_hostname=name, timeout=timeout, timeouts=timeouts)
     return SMTP(local_hostname=name, timeout=timeout, timeouts=timeouts)
 
 
