@@ -12,7 +12,6 @@ from typing import Any
 
 from smtp_backend import Envelope
 
-_INTERNATIONAL_OPTIONS = ("SMTPUTF8", "BODY=8BITMIME")
 # Python < 3.15 flags a non-ASCII local part (cpython#81074); SMTPUTF8 allows one.
 _ALLOWED_DEFECTS = {
     "addr-spec local part with no domain",  # Django allows "From: webmaster" (#15042)
@@ -73,9 +72,5 @@ def django_envelope(django_message: Any) -> Envelope | None:
     sender = envelope_address(django_message.from_email)
     addresses = [envelope_address(recipient) for recipient in recipients]
     international = not (sender.isascii() and all(address.isascii() for address in addresses))
-    return Envelope(
-        sender,
-        addresses,
-        message_bytes(django_message, international=international),
-        _INTERNATIONAL_OPTIONS if international else (),
-    )
+    # SMTPUTF8 and BODY=8BITMIME are the engine's to add, where every MAIL is built.
+    return Envelope(sender, addresses, message_bytes(django_message, international=international))

@@ -14,16 +14,10 @@ from typing import Any
 from ..errors import (
     SMTPAuthenticationError,
     SMTPHeloError,
-    SMTPNotSupportedError,
     SMTPResponseException,
     SMTPServerDisconnected,
 )
-from .message import (
-    SMTPUTF8_REQUIRED,
-    envelope_addresses,
-    flatten_message,
-    needs_smtputf8,
-)
+from .message import message_to_envelope
 from .session import ClientSession
 from .steps import Call, Plan
 
@@ -78,14 +72,10 @@ def send_message_arguments(
     mail_options: Sequence[str],
 ) -> tuple[str, list[str], bytes, tuple[str, ...]]:
     """smtplib's ``send_message`` rules: the ``sendmail`` arguments for ``msg``."""
-    sender, recipients = envelope_addresses(msg, from_addr, to_addrs)
-    international = needs_smtputf8(sender, recipients)
-    if international:
-        if not session.has_extn("smtputf8"):
-            raise SMTPNotSupportedError(SMTPUTF8_REQUIRED)
-        mail_options = (*mail_options, "SMTPUTF8", "BODY=8BITMIME")
-    flat = flatten_message(msg, international=international)
-    return sender, recipients, flat, tuple(mail_options)
+    envelope = message_to_envelope(
+        msg, from_addr, to_addrs, mail_options, server_smtputf8=session.has_extn("smtputf8")
+    )
+    return envelope.sender, list(envelope.recipients), envelope.data, tuple(envelope.mail_options)
 
 
 def send_message(
