@@ -62,9 +62,9 @@ def capture_item(
     if isinstance(prepared, UnpreparedMessage) or not prepared.recipients:
         # Exactly the result the batch engine reports for an item it never sends.
         return not_attempted_result(index, prepared, SMTPRecipientsRefused({})), None
-    # BDAT framing carries the content verbatim after its one command line.
-    data = prepared.payload.split(b"\r\n", 1)[1]
-    record = CapturedMessage(item, prepared.sender, prepared.recipients, data, prepared.message_id)
+    record = CapturedMessage(
+        item, prepared.sender, prepared.recipients, prepared.content, prepared.message_id
+    )
     sent = SendResult(
         index,
         prepared.sender,

@@ -25,6 +25,7 @@ class PreparedTransaction:
     use_bdat: bool
     size: int
     message_id: str | None = None
+    content: bytes = b""  # the message as the server receives it: CRLF, final CRLF, unstuffed
 
 
 def _has_option(options: list[str], keyword: str) -> bool:
@@ -136,4 +137,5 @@ def prepare_transaction(
         use_bdat,
         size,
         message_id if message_id is not None else envelope.message_id,
+        canonical,
     )
