@@ -204,7 +204,7 @@ class AsyncSMTP(ClientSession):
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError("timeout must be positive (or None for no timeout)")
         self.close()
-        self._forget_session()
+        self.forget_session()
         outermost = self._start_call(deadline)
         try:
             code, message = await self._connect(self.port)
@@ -434,7 +434,7 @@ class AsyncSMTP(ClientSession):
         leftover = stream.restart_after_tls(transport)
         if leftover:  # sent before the handshake: an injection attempt (CVE-2011-0411)
             logger.warning("discarded %d plaintext bytes received before TLS", len(leftover))
-        self._forget_session()
+        self.forget_session()
         return code, reply
 
     # -- authentication --------------------------------------------------------------

@@ -236,7 +236,7 @@ class SMTP(ClientSession):
         if timeout is not None and not timeout:
             raise ValueError("Non-blocking socket (timeout=0) is not supported")
         if self.debuglevel > 0:
-            self._print_debug("connect: to", (host, port), self.source_address)
+            self.print_debug("connect: to", (host, port), self.source_address)
         return socket.create_connection((host, port), timeout, self.source_address)
 
     def connect(
@@ -299,7 +299,7 @@ class SMTP(ClientSession):
             self.sock.connect(path)
         except OSError:
             if self.debuglevel > 0:
-                self._print_debug("connect fail:", path)
+                self.print_debug("connect fail:", path)
             if self.sock:
                 self.sock.close()
             self.sock = None
@@ -311,7 +311,7 @@ class SMTP(ClientSession):
         self._parser = ReplyParser()
         code, msg = self._read_reply(READ_GREETING.phase).as_tuple()
         if self.debuglevel > 0:
-            self._print_debug("connect:", repr(msg))
+            self.print_debug("connect:", repr(msg))
         return code, msg
 
     def send(self, s: str | bytes) -> None:
@@ -363,7 +363,7 @@ class SMTP(ClientSession):
             reply = parser.next_reply()
         self._trace_lines()
         if self.debuglevel > 0:
-            self._print_debug(f"reply: retcode ({reply.code}); Msg: {reply.message!a}")
+            self.print_debug(f"reply: retcode ({reply.code}); Msg: {reply.message!a}")
         return reply
 
     def _trace_lines(self) -> None:
@@ -467,7 +467,7 @@ class SMTP(ClientSession):
             raise
         self.file = None
         self._parser = ReplyParser()
-        self._forget_session()
+        self.forget_session()
         return code, reply
 
     def set_up(
@@ -603,7 +603,7 @@ class SMTP_SSL(SMTP):
 
     def _get_socket(self, host: str, port: int, timeout: float | None) -> Any:
         if self.debuglevel > 0:
-            self._print_debug("connect:", (host, port))
+            self.print_debug("connect:", (host, port))
         new_socket = super()._get_socket(host, port, timeout)
         try:
             return self.context.wrap_socket(new_socket, server_hostname=self._host or None)

@@ -74,7 +74,7 @@ def rset(session: ClientSession) -> Exchange[tuple[int, bytes]]:
 def quit(session: ClientSession) -> Exchange[tuple[int, bytes]]:
     """QUIT, and forget the session (the driver then closes the connection)."""
     result = yield from simple(session, "quit")
-    session._forget_session()
+    session.forget_session()
     return result
 
 
@@ -117,13 +117,13 @@ def data(session: ClientSession, msg: str | bytes) -> Exchange[tuple[int, bytes]
     """DATA: ``msg`` with CRLF line endings and dots stuffed; the final reply."""
     code, repl = yield from simple(session, "data")
     if session.debuglevel > 0:
-        session._print_debug("data:", (code, repl))
+        session.print_debug("data:", (code, repl))
     if code != 354:
         raise SMTPDataError(code, repl)
     yield Write(encode_data(sendmail_data(msg)), phase="data_block")
     code, final = (yield from read_reply(READ_FINAL)).as_tuple()
     if session.debuglevel > 0:
-        session._print_debug("data:", (code, final))
+        session.print_debug("data:", (code, final))
     return code, final
 
 
@@ -160,16 +160,16 @@ def auth(
     if initial_response is not None:
         encoded = sasl.encode_sasl(_as_bytes(initial_response), initial=True)
         reply = yield from command(command_line(f"AUTH {mechanism} {encoded}"), secret=True)
-        session._auth_challenge_count = 1
+        session.start_challenges(initial_response=True)
     else:
         reply = yield from command(command_line("AUTH", mechanism))
-        session._auth_challenge_count = 0
+        session.start_challenges(initial_response=False)
     while reply.code == 334:
-        session._auth_challenge_count += 1
+        challenges = session.count_challenge()
         answer = authobject(sasl.decode_challenge(reply.message))
         encoded = sasl.encode_sasl(_as_bytes(answer or b""), initial=False)
         reply = yield from command(command_line(encoded), secret=True)
-        if session._auth_challenge_count > MAX_CHALLENGES:
+        if challenges > MAX_CHALLENGES:
             raise SMTPException(
                 "Server AUTH mechanism infinite loop. Last response: " + repr(reply.as_tuple())
             )
@@ -237,7 +237,7 @@ def sendmail(
     """One message, smtplib's return value and exceptions (after EHLO/HELO)."""
     recipients = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
     envelope = Envelope(from_addr, recipients, sendmail_data(msg), mail_options, rcpt_options)
-    features = session._server_features()
+    features = session.server_features()
     if not features.smtputf8 and not any(o.lower() == "smtputf8" for o in mail_options):
         "".join([from_addr, *recipients]).encode("ascii")  # smtplib's UnicodeEncodeError
     txn = prepare_transaction(envelope, features, use_bdat=False)
@@ -256,7 +256,7 @@ def send_many(
     session: ClientSession, messages: Iterable[Any], window: int | None = None
 ) -> Exchange[list[SendResult]]:
     """Every message over this connection, pipelined; one result each (after EHLO/HELO)."""
-    features = session._server_features()
+    features = session.server_features()
     use_bdat = session.chunking and session.pipelining and features.chunking and not features.lmtp
     items = (_prepared(session, item, features, use_bdat) for item in messages)
     return (yield from batch(session, items, features, window=window or DEFAULT_WINDOW))

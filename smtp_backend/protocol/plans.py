@@ -30,7 +30,7 @@ def _ok(code: int) -> bool:
 
 def greet(session: ClientSession) -> Plan[None]:
     """``ehlo_or_helo_if_needed``: EHLO, HELO if EHLO is refused; nothing if one was done."""
-    if session._needs_greeting():
+    if session.needs_greeting():
         code, _ = yield Call("ehlo")
         if not _ok(code):
             code, resp = yield Call("helo")
@@ -49,8 +49,8 @@ def login(
     """smtplib's ``login``: each offered mechanism of ``preferred`` in turn, until one succeeds."""
     yield GREET
     last_exception: SMTPAuthenticationError | None = None
-    for mechanism in session._login_mechanisms(user, secret, preferred, what):
-        authobject = session._authobject(mechanism)
+    for mechanism in session.login_mechanisms(user, secret, preferred, what):
+        authobject = session.authobject(mechanism)
         try:
             code, resp = yield Call(
                 "auth", (mechanism, authobject), {"initial_response_ok": initial_response_ok}

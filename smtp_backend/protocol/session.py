@@ -26,7 +26,14 @@ logger = logging.getLogger("smtp_backend")
 
 
 class ClientSession:
-    """The smtplib-named state of one client session, and the decisions made on it."""
+    """The smtplib-named state of one client session, and the decisions made on it.
+
+    The engine's dialogues (:mod:`.exchanges`, :mod:`.plans`, :mod:`.setup`) use only its
+    public names: ``needs_greeting``, ``forget_session``, ``server_features``,
+    ``login_mechanisms``, ``authobject``, ``start_challenges``/``count_challenge``,
+    ``print_debug`` and smtplib's attributes. A driver provides ``close``, ``_clock``,
+    ``_tls_verified`` and ``_peer_port`` (its I/O), and runs the dialogues' steps.
+    """
 
     debuglevel = 0
     helo_resp: bytes | None = None
@@ -124,7 +131,7 @@ class ClientSession:
         """1: print the conversation to stderr; 2: the same with timestamps."""
         self.debuglevel = debuglevel
 
-    def _print_debug(self, *args: object) -> None:
+    def print_debug(self, *args: object) -> None:
         if self.debuglevel > 1:
             stamp = datetime.datetime.now().strftime("%H:%M:%S.%f")
             print(stamp, *args, file=sys.stderr)
@@ -136,7 +143,7 @@ class ClientSession:
         if self._redact:
             data = "<credentials redacted>"
         if self.debuglevel > 0:
-            self._print_debug(direction, repr(data))
+            self.print_debug(direction, repr(data))
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s %r", self._host or "-", direction, data)
 
@@ -145,7 +152,7 @@ class ClientSession:
     def has_extn(self, opt: str) -> bool:
         return opt.lower() in self.esmtp_features
 
-    def _server_features(self) -> ServerFeatures:
+    def server_features(self) -> ServerFeatures:
         return ServerFeatures.from_esmtp(
             self.esmtp_features,
             esmtp=self.does_esmtp,
@@ -157,17 +164,26 @@ class ClientSession:
         """True over TLS whose certificate and host name were verified (the driver knows)."""
         return False
 
-    def _forget_session(self) -> None:
+    def forget_session(self) -> None:
         """What the server said before STARTTLS or QUIT no longer holds."""
         self.helo_resp = None
         self.ehlo_resp = None
         self.esmtp_features = {}
         self.does_esmtp = False
 
-    def _needs_greeting(self) -> bool:
+    def needs_greeting(self) -> bool:
         return self.helo_resp is None and self.ehlo_resp is None
 
     # -- SASL responses (smtplib's authobject methods) -------------------------
+
+    def start_challenges(self, *, initial_response: bool) -> None:
+        """An AUTH exchange begins: an initial response counts as the first answer."""
+        self._auth_challenge_count = 1 if initial_response else 0
+
+    def count_challenge(self) -> int:
+        """One more 334 challenge answered; how many so far (``auth_login`` reads it)."""
+        self._auth_challenge_count += 1
+        return self._auth_challenge_count
 
     def auth_cram_md5(self, challenge: bytes | None = None) -> str | None:
         if challenge is None:
@@ -199,7 +215,7 @@ class ClientSession:
     def _peer_port(self) -> int | None:
         return None
 
-    def _login_mechanisms(
+    def login_mechanisms(
         self, user: str, secret: str, preferred: Iterable[str], what: str
     ) -> list[str]:
         """The mechanisms ``login`` tries, in order; checks and stores the credentials."""
@@ -214,7 +230,7 @@ class ClientSession:
         self.user, self.password = user, secret
         return authlist
 
-    def _authobject(self, mechanism: str) -> AuthObject:
+    def authobject(self, mechanism: str) -> AuthObject:
         method: AuthObject = getattr(self, "auth_" + mechanism.lower().replace("-", "_"))
         return method
 
