@@ -1,9 +1,9 @@
 """AsyncMailer: the Mailer's pool, reuse, reconnect, retries, rate limit and capture, on asyncio.
 
 The same configuration, hooks, signing and capture (:mod:`.base`), the same decisions
-(:mod:`.planning`: which results are retried, how a batch is split; :mod:`.pooling`:
+(:mod:`.planning`: which results are retried, how a send is split; :mod:`.pooling`:
 which connections are kept, checked or closed) and the same results as the blocking
-:class:`~smtp_backend.Mailer`; parts of a batch run as tasks instead of threads. This
+:class:`~smtp_backend.Mailer`; parts of a send run as tasks instead of threads. This
 module keeps only the asyncio I/O. A cancelled ``send`` closes the connections it was
 using: none goes back to the pool in an unknown state.
 """
@@ -26,13 +26,13 @@ from .planning import (
     Acquire,
     Acquired,
     MailItem,
+    PartActions,
     PartOutcome,
-    PartSteps,
     Wait,
     advance,
     merge_parts,
 )
-from .pooling import CHECK_IDLE_AFTER, PooledConnection, PoolLedger, Return
+from .pooling import CHECK_IDLE_AFTER, PooledConnection, PoolRules, Return
 
 __all__ = ["AsyncConnectionFactory", "AsyncConnectionPool", "AsyncMailer", "quit_quietly"]
 
@@ -66,7 +66,7 @@ class AsyncConnectionPool:
         check_after: float = CHECK_IDLE_AFTER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._ledger: PoolLedger[AsyncSMTP] = PoolLedger(
+        self._rules: PoolRules[AsyncSMTP] = PoolRules(
             size=size, max_messages=max_messages, idle_timeout=idle_timeout, check_after=check_after
         )
         self.size = size
@@ -77,11 +77,11 @@ class AsyncConnectionPool:
     @property
     def open_connections(self) -> int:
         """Connections open now, idle or lent."""
-        return self._ledger.open
+        return self._rules.open
 
     def remaining(self, connection: PooledConnection[AsyncSMTP]) -> int:
         """How many more messages this connection may carry."""
-        return self._ledger.remaining(connection)
+        return self._rules.remaining(connection)
 
     def _condition(self) -> asyncio.Condition:
         if self._freed is None:
@@ -104,7 +104,7 @@ class AsyncConnectionPool:
         """Give a connection back; ``reusable=False`` for one in an unknown state."""
         freed = self._condition()
         async with freed:
-            verdict = self._ledger.check_in(
+            verdict = self._rules.check_in(
                 connection,
                 reusable=reusable,
                 still_open=connection.smtp.is_connected,
@@ -123,7 +123,7 @@ class AsyncConnectionPool:
         try:
             async with freed:
                 while True:
-                    checkout = self._ledger.checkout(self._clock())
+                    checkout = self._rules.checkout(self._clock())
                     if checkout.stale:
                         stale.extend(checkout.stale)
                         freed.notify_all()
@@ -132,7 +132,7 @@ class AsyncConnectionPool:
                     await freed.wait()
         finally:
             for connection in stale:
-                logger.debug("closing a connection idle for over %ss", self._ledger.idle_timeout)
+                logger.debug("closing a connection idle for over %ss", self._rules.idle_timeout)
                 await quit_quietly(connection.smtp)
 
     async def _still_usable(self, connection: PooledConnection[AsyncSMTP]) -> bool:
@@ -140,7 +140,7 @@ class AsyncConnectionPool:
         if smtp.has_unread_data:  # closed, a goodbye or an EOF nobody read
             return False
         try:
-            if self._ledger.needs_check(connection, self._clock()):
+            if self._rules.needs_check(connection, self._clock()):
                 return (await smtp.noop())[0] == 250
         except (SMTPException, OSError):
             return False
@@ -152,7 +152,7 @@ class AsyncConnectionPool:
         except BaseException:
             await self._discard(None)
             raise
-        return self._ledger.opened(smtp, self._clock())
+        return self._rules.opened(smtp, self._clock())
 
     async def _discard(self, connection: PooledConnection[AsyncSMTP] | None) -> None:
         """Free the place of a connection lent (or reserved) and now closed."""
@@ -160,12 +160,12 @@ class AsyncConnectionPool:
             connection.smtp.close()
         freed = self._condition()
         async with freed:
-            self._ledger.forget()
+            self._rules.forget()
             freed.notify()
 
     async def close(self) -> None:
         """QUIT every idle connection; lent ones are closed when given back. Reusable after."""
-        idle = self._ledger.clear()
+        idle = self._rules.clear()
         for connection in idle:
             await quit_quietly(connection.smtp)
         freed = self._condition()
@@ -245,13 +245,13 @@ class AsyncMailer(MailerBase[AsyncConnectionFactory, AsyncConnectionPool]):
         self, messages: MailItem | Iterable[MailItem], *, retries: int | None = None
     ) -> list[SendResult]:
         """One result per message, in input order; see ``Mailer.send``."""
-        batch = self._prepare(messages)
-        results = self._capture(batch)
+        prepared = self._prepare(messages)
+        results = self._capture(prepared)
         if results is None:
             deadline = self._deadline()
-            parts = self._parts(batch, retries, deadline)
+            parts = self._parts(prepared, retries, deadline)
             outcomes = await asyncio.gather(*(self._drive(part, deadline) for part in parts))
-            results = merge_parts(outcomes, batch.done)
+            results = merge_parts(outcomes, prepared.done)
         return self._report(results)
 
     async def open(self) -> None:
@@ -261,17 +261,17 @@ class AsyncMailer(MailerBase[AsyncConnectionFactory, AsyncConnectionPool]):
         connection = await self._pool.acquire(self._deadline())
         await self._pool.release(connection, reusable=True)
 
-    async def _drive(self, steps: PartSteps, deadline: float | None) -> PartOutcome:
-        """Perform a part's steps: the only place an AsyncMailer waits or talks."""
+    async def _drive(self, part: PartActions, deadline: float | None) -> PartOutcome:
+        """Perform a part's actions: the only place an AsyncMailer waits or talks."""
         answer: Any = None
         while True:
-            step = advance(steps, answer)
-            if isinstance(step, PartOutcome):
-                return step
-            if isinstance(step, Wait):
-                await asyncio.sleep(step.seconds)
+            action = advance(part, answer)
+            if isinstance(action, PartOutcome):
+                return action
+            if isinstance(action, Wait):
+                await asyncio.sleep(action.seconds)
                 answer = None
-            elif isinstance(step, Acquire):
+            elif isinstance(action, Acquire):
                 try:
                     connection = await self._pool.acquire(deadline)
                 except _OPEN_ERRORS as exc:
@@ -280,7 +280,7 @@ class AsyncMailer(MailerBase[AsyncConnectionFactory, AsyncConnectionPool]):
                 else:
                     answer = Acquired(connection, self._room(self._pool.remaining(connection)))
             else:
-                answer = await self._transmit(step.connection, step.items, deadline)
+                answer = await self._transmit(action.connection, action.items, deadline)
 
     async def _transmit(
         self, connection: PooledConnection[AsyncSMTP], items: list[MailItem], deadline: float | None

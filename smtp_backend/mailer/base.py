@@ -1,7 +1,7 @@
 """What Mailer and AsyncMailer share above the I/O: configuration, hooks, signing, capture, logs.
 
 A subclass says how its connections are opened and pooled (``_connections_for``,
-``_pool_for``) and drives :mod:`smtp_backend.mailer.planning`'s steps;
+``_pool_for``) and performs the actions of :mod:`.planning`'s delivery plan;
 everything a caller configures or observes is here, once.
 """
 
@@ -27,13 +27,13 @@ from .connect import (
 )
 from .planning import (
     MailItem,
-    PartSteps,
+    PartActions,
     RetryPolicy,
     as_items,
     deliver_part,
     not_attempted,
     reusable_after,
-    split_batch,
+    split_items,
 )
 from .pooling import PooledConnection
 from .ratelimit import TokenBucket
@@ -53,7 +53,7 @@ P = TypeVar("P")
 
 
 @dataclasses.dataclass
-class PreparedBatch:
+class PreparedSend:
     """One call's items as given, those to send (signed, with their index), those decided."""
 
     originals: list[MailItem]
@@ -219,9 +219,9 @@ class MailerBase(Generic[F, P]):
         return None if total is None else time.monotonic() + total
 
     def _parts(
-        self, batch: PreparedBatch, retries: int | None, deadline: float | None
-    ) -> list[PartSteps]:
-        """The delivery plan of a batch: one part per connection it is split across."""
+        self, prepared: PreparedSend, retries: int | None, deadline: float | None
+    ) -> list[PartActions]:
+        """The delivery plan of a send: one part per connection its items are split across."""
         return [
             deliver_part(
                 run,
@@ -230,7 +230,7 @@ class MailerBase(Generic[F, P]):
                 deadline=deadline,
                 clock=time.monotonic,
             )
-            for run in split_batch(batch.items, self._pool_size)
+            for run in split_items(prepared.items, self._pool_size)
         ]
 
     @staticmethod
@@ -243,41 +243,41 @@ class MailerBase(Generic[F, P]):
 
     def _room(self, remaining: int) -> int:
         """Messages to give one connection at once."""
-        # Rate-limited, one at a time: a wait inside a pipelined batch would hold back
+        # Rate-limited, one at a time: a wait inside a pipelined group would hold back
         # the previous message's final dot.
         return 1 if self._rate_limiter is not None else remaining
 
-    def _prepare(self, messages: MailItem | Iterable[MailItem]) -> PreparedBatch:
+    def _prepare(self, messages: MailItem | Iterable[MailItem]) -> PreparedSend:
         """Hooks run, then each item signed once (a signing failure fails that item alone)."""
         originals = as_items(messages)
         for item in originals:
             for before in self._before_send:
                 before(item)
-        batch = PreparedBatch(originals)
+        prepared = PreparedSend(originals)
         for index, item in enumerate(originals):
             if self.dkim is None:
-                batch.items.append((index, item))
+                prepared.items.append((index, item))
                 continue
             try:
-                batch.items.append((index, self.dkim.sign_item(item)))
+                prepared.items.append((index, self.dkim.sign_item(item)))
             except Exception as exc:  # bad input (dkimpy's own errors too): this one fails
-                batch.done[index] = not_attempted(index, item, exc)
-        return batch
+                prepared.done[index] = not_attempted(index, item, exc)
+        return prepared
 
-    def _capture(self, batch: PreparedBatch) -> list[SendResult] | None:
+    def _capture(self, prepared: PreparedSend) -> list[SendResult] | None:
         """While capturing: each item recorded instead of sent, and its result; else None."""
         outboxes = list(self._outboxes)
         if not outboxes:
             return None
-        results = dict(batch.done)
-        for index, item in batch.items:
+        results = dict(prepared.done)
+        for index, item in prepared.items:
             result, record = capture_item(index, item)
             if record is not None:
-                record = dataclasses.replace(record, message=batch.originals[index])
+                record = dataclasses.replace(record, message=prepared.originals[index])
                 for outbox in outboxes:
                     outbox.append(record)
             results[index] = result
-        return [results[index] for index in range(len(batch.originals))]
+        return [results[index] for index in range(len(prepared.originals))]
 
     def _report(self, results: list[SendResult]) -> list[SendResult]:
         """Log each result and run the after_send hooks; returns ``results``."""

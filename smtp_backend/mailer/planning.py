@@ -1,8 +1,8 @@
-"""How a Mailer delivers a batch, as decisions without I/O: Mailer and AsyncMailer both run them.
+"""The delivery plan: how a mailer delivers the items of one send, as decisions without I/O.
 
-A batch is split into parts, one per connection, sent side by side. Each part is a
-generator of steps (:class:`Acquire` a pooled connection, :class:`Transmit` items over
-it, :class:`Wait` before a retry) that a driver performs and answers: ``Mailer`` with
+The items are split into parts, one per connection, sent side by side. Each part is a
+generator of actions (:class:`Acquire` a pooled connection, :class:`Transmit` items over
+it, :class:`Wait` before a retry) that a mailer performs and answers: ``Mailer`` with
 threads and ``time.sleep``, ``AsyncMailer`` with tasks and ``asyncio.sleep``. So which
 results are sent again, when, on which connection, and which connections are kept, is
 decided here once.
@@ -46,7 +46,7 @@ __all__ = [
     "merge_parts",
     "not_attempted",
     "reusable_after",
-    "split_batch",
+    "split_items",
 ]
 
 logger = logging.getLogger("smtp_backend.mailer")
@@ -55,7 +55,7 @@ MailItem = Envelope | email.message.Message
 IndexedItem = tuple[int, MailItem]
 C = TypeVar("C")
 
-MIN_MESSAGES_PER_CONNECTION = 10  # a batch is split only into parts at least this large
+MIN_MESSAGES_PER_CONNECTION = 10  # a send is split only into parts at least this large
 RECONNECTS_PER_PART = 3  # fresh connections tried for messages lost before their transaction
 
 
@@ -68,7 +68,7 @@ def as_items(messages: MailItem | Iterable[MailItem]) -> list[MailItem]:
     return list(messages)
 
 
-def split_batch(items: Sequence[IndexedItem], pool_size: int) -> list[list[IndexedItem]]:
+def split_items(items: Sequence[IndexedItem], pool_size: int) -> list[list[IndexedItem]]:
     """Contiguous runs of nearly equal length, one per connection to use (none when empty)."""
     parts = min(pool_size, math.ceil(len(items) / MIN_MESSAGES_PER_CONNECTION))
     size, extra = divmod(len(items), max(parts, 1))
@@ -122,7 +122,7 @@ class RetryPolicy:
         return float(min(self.delay * 2 ** (attempt - 1), self.max_delay))
 
 
-# -- the steps a part asks its driver to perform -------------------------------------------
+# -- the actions a part asks its driver to perform -------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -153,13 +153,13 @@ class Wait:
     seconds: float
 
 
-Step = Acquire | Transmit[Any] | Wait
-PartSteps = Generator[Step, Any, "PartOutcome"]
+Action = Acquire | Transmit[Any] | Wait
+PartActions = Generator[Action, Any, "PartOutcome"]
 
 
 @dataclass
 class PartOutcome:
-    """What one part of a batch ended with."""
+    """What one part of a send ended with."""
 
     results: dict[int, SendResult] = field(default_factory=dict)
     setup_error: BaseException | None = None  # a connection could not be opened
@@ -172,8 +172,8 @@ def deliver_part(
     policy: RetryPolicy,
     deadline: float | None,
     clock: Callable[[], float],
-) -> PartSteps:
-    """The steps that send one part, retrying temporary failures; returns its outcome."""
+) -> PartActions:
+    """The actions that send one part, retrying temporary failures; returns its outcome."""
     outcome = PartOutcome()
     pending = run
     for attempt in range(retries + 1):
@@ -192,7 +192,7 @@ def deliver_part(
     return outcome
 
 
-def _transmit(pending: list[IndexedItem], outcome: PartOutcome) -> Generator[Step, Any, None]:
+def _transmit(pending: list[IndexedItem], outcome: PartOutcome) -> Generator[Action, Any, None]:
     """Send ``pending`` over lent connections, replacing ones lost before a transaction."""
     queue = list(pending)
     reconnects = 0
@@ -204,10 +204,10 @@ def _transmit(pending: list[IndexedItem], outcome: PartOutcome) -> Generator[Ste
                 outcome.results[index] = not_attempted(index, item, acquired)
             return
         room = max(1, acquired.room)
-        batch, queue = queue[:room], queue[room:]
-        sent: list[SendResult] = yield Transmit(acquired.connection, [item for _, item in batch])
+        share, queue = queue[:room], queue[room:]
+        sent: list[SendResult] = yield Transmit(acquired.connection, [item for _, item in share])
         lost = []
-        for (index, item), result in zip(batch, sent, strict=True):
+        for (index, item), result in zip(share, sent, strict=True):
             if lost_before_start(result) and reconnects < RECONNECTS_PER_PART:
                 lost.append((index, item))
             else:
@@ -218,10 +218,10 @@ def _transmit(pending: list[IndexedItem], outcome: PartOutcome) -> Generator[Ste
             queue = lost + queue
 
 
-def advance(steps: PartSteps, answer: Any) -> Step | PartOutcome:
-    """Give the part its answer to the last step: its next step, or its outcome when done."""
+def advance(part: PartActions, answer: Any) -> Action | PartOutcome:
+    """Give the part its answer to the last action: its next action, or its outcome when done."""
     try:
-        return steps.send(answer)
+        return part.send(answer)
     except StopIteration as done:
         outcome: PartOutcome = done.value
         return outcome

@@ -2,7 +2,7 @@
 are stale, which are checked before reuse, which are kept when given back.
 
 ``ConnectionPool`` (threads, :mod:`.sync`) and ``AsyncConnectionPool`` (asyncio,
-:mod:`.aio`) hold one ``PoolLedger`` each, ask it under their own lock, and do what it
+:mod:`.aio`) hold one ``PoolRules`` each, ask it under their own lock, and do what it
 says (NOOP, QUIT, close, wait) themselves: the two faces differ only in their I/O.
 """
 
@@ -30,7 +30,7 @@ class PooledConnection(Generic[T]):
 
 
 class Return(enum.Enum):
-    """What to do with a connection given back (see ``PoolLedger.check_in``)."""
+    """What to do with a connection given back (see ``PoolRules.check_in``)."""
 
     KEEP = "keep"  # kept idle for the next caller
     QUIT = "quit"  # healthy but done (too many messages, pool cleared): QUIT, then close
@@ -49,7 +49,7 @@ class Checkout(Generic[T]):
     stale: list[PooledConnection[T]] = field(default_factory=list)
 
 
-class PoolLedger(Generic[T]):
+class PoolRules(Generic[T]):
     """At most ``size`` connections open (idle or lent); each carries at most
     ``max_messages``; one idle over ``idle_timeout`` seconds is stale; one idle over
     ``check_after`` seconds is checked before it is lent again."""

@@ -1,7 +1,7 @@
 """Mailer: the pooled, thread-safe sender over the blocking client, and its connection pool.
 
 ``Mailer.send(messages)`` returns one ``SendResult`` per message, in input order. A
-large batch is split across up to ``pool_size`` connections sent in parallel
+large send is split across up to ``pool_size`` connections sent in parallel
 (threads); connections are kept open and reused across calls; a connection lost
 before a transaction began is replaced and the transaction sent again; a message
 whose fate is unknown (connection lost after its data, before the reply) is reported
@@ -34,13 +34,13 @@ from .planning import (
     Acquire,
     Acquired,
     MailItem,
+    PartActions,
     PartOutcome,
-    PartSteps,
     Wait,
     advance,
     merge_parts,
 )
-from .pooling import CHECK_IDLE_AFTER, PooledConnection, PoolLedger, Return
+from .pooling import CHECK_IDLE_AFTER, PooledConnection, PoolRules, Return
 
 __all__ = [
     "AfterSend",
@@ -83,7 +83,7 @@ class ConnectionPool:
     """At most ``size`` connections open at once (idle or lent); ``acquire`` waits for one.
 
     A connection is lent to one thread at a time; the rules (reuse, staleness, the NOOP
-    check, what is kept) are the ledger's (:mod:`.pooling`); this class does their I/O.
+    check, what is kept) are :mod:`.pooling`'s; this class does their I/O.
     Safe across ``fork()``: a child never talks on its parent's connections.
     """
 
@@ -97,7 +97,7 @@ class ConnectionPool:
         check_after: float = CHECK_IDLE_AFTER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._ledger: PoolLedger[SMTP] = PoolLedger(
+        self._rules: PoolRules[SMTP] = PoolRules(
             size=size, max_messages=max_messages, idle_timeout=idle_timeout, check_after=check_after
         )
         self.size = size
@@ -110,11 +110,11 @@ class ConnectionPool:
     def open_connections(self) -> int:
         """Connections open now, idle or lent."""
         with self._lock:
-            return self._ledger.open
+            return self._rules.open
 
     def remaining(self, connection: PooledConnection[SMTP]) -> int:
         """How many more messages this connection may carry."""
-        return self._ledger.remaining(connection)
+        return self._rules.remaining(connection)
 
     def acquire(self, deadline: float | None = None) -> PooledConnection[SMTP]:
         """A ready connection: an idle one that passes its check, else a new one opened
@@ -134,7 +134,7 @@ class ConnectionPool:
             connection.smtp.close()
             return
         with self._lock:
-            verdict = self._ledger.check_in(
+            verdict = self._rules.check_in(
                 connection,
                 reusable=reusable,
                 still_open=connection.smtp.sock is not None,
@@ -152,7 +152,7 @@ class ConnectionPool:
         try:
             with self._lock:
                 while True:
-                    checkout = self._ledger.checkout(self._clock())
+                    checkout = self._rules.checkout(self._clock())
                     if checkout.stale:
                         stale.extend(checkout.stale)
                         self._lock.notify_all()
@@ -161,7 +161,7 @@ class ConnectionPool:
                     self._lock.wait()
         finally:
             for connection in stale:
-                logger.debug("closing a connection idle for over %ss", self._ledger.idle_timeout)
+                logger.debug("closing a connection idle for over %ss", self._rules.idle_timeout)
                 quit_quietly(connection.smtp)
 
     def _still_usable(self, connection: PooledConnection[SMTP]) -> bool:
@@ -171,7 +171,7 @@ class ConnectionPool:
         try:
             if _has_unread_data(smtp):
                 return False
-            if self._ledger.needs_check(connection, self._clock()):
+            if self._rules.needs_check(connection, self._clock()):
                 return smtp.noop()[0] == 250
         except (SMTPException, OSError, ValueError):
             return False
@@ -184,12 +184,12 @@ class ConnectionPool:
             self._discard(None)
             raise
         with self._lock:
-            return self._ledger.opened(smtp, self._clock(), os.getpid())
+            return self._rules.opened(smtp, self._clock(), os.getpid())
 
     def _discard(self, connection: PooledConnection[SMTP] | None) -> None:
         """Free the place of a connection lent (or reserved) and now closed."""
         with self._lock:
-            self._ledger.forget()
+            self._rules.forget()
             self._lock.notify()
         if connection is not None:
             connection.smtp.close()
@@ -197,7 +197,7 @@ class ConnectionPool:
     def close(self) -> None:
         """QUIT every idle connection; lent ones are closed when given back. Reusable after."""
         with self._lock:
-            idle = self._ledger.clear()
+            idle = self._rules.clear()
             self._lock.notify_all()
         for connection in idle:
             quit_quietly(connection.smtp)
@@ -209,12 +209,12 @@ class ConnectionPool:
         QUIT or a TLS close_notify would end the parent's session.
         """
         self._lock = threading.Condition()  # the parent's may have been held at the fork
-        self._ledger.open = 0
+        self._rules.open = 0
         self.drop_idle()
 
     def drop_idle(self) -> None:
         """Close the idle connections' sockets without QUIT (for fork() and garbage collection)."""
-        for connection in self._ledger.clear():
+        for connection in self._rules.clear():
             with contextlib.suppress(OSError):
                 connection.smtp.close()
 
@@ -303,12 +303,12 @@ class Mailer(MailerBase[ConnectionFactory, ConnectionPool]):
         ``retries`` (default: the Mailer's) re-sends temporary (4xx) failures after
         ``retry_delay`` seconds, doubling each time up to ``max_retry_delay``.
         """
-        batch = self._prepare(messages)
-        results = self._capture(batch)
+        prepared = self._prepare(messages)
+        results = self._capture(prepared)
         if results is None:
             deadline = self._deadline()
-            outcomes = self._run_parts(self._parts(batch, retries, deadline), deadline)
-            results = merge_parts(outcomes, batch.done)
+            outcomes = self._run_parts(self._parts(prepared, retries, deadline), deadline)
+            results = merge_parts(outcomes, prepared.done)
         return self._report(results)
 
     def open(self) -> None:
@@ -323,7 +323,7 @@ class Mailer(MailerBase[ConnectionFactory, ConnectionPool]):
         connection = self._pool.acquire(self._deadline())
         self._pool.release(connection, reusable=True)
 
-    def _run_parts(self, parts: list[PartSteps], deadline: float | None) -> list[PartOutcome]:
+    def _run_parts(self, parts: list[PartActions], deadline: float | None) -> list[PartOutcome]:
         """Each part in its own thread (the first in the caller's); a crash is re-raised."""
         outcomes: list[PartOutcome] = [PartOutcome() for _ in parts]
         crashes: list[BaseException] = []
@@ -348,17 +348,17 @@ class Mailer(MailerBase[ConnectionFactory, ConnectionPool]):
             raise crashes[0]
         return outcomes
 
-    def _drive(self, steps: PartSteps, deadline: float | None) -> PartOutcome:
-        """Perform a part's steps: the only place a blocking Mailer waits or talks."""
+    def _drive(self, part: PartActions, deadline: float | None) -> PartOutcome:
+        """Perform a part's actions: the only place a blocking Mailer waits or talks."""
         answer: Any = None
         while True:
-            step = advance(steps, answer)
-            if isinstance(step, PartOutcome):
-                return step
-            if isinstance(step, Wait):
-                time.sleep(step.seconds)
+            action = advance(part, answer)
+            if isinstance(action, PartOutcome):
+                return action
+            if isinstance(action, Wait):
+                time.sleep(action.seconds)
                 answer = None
-            elif isinstance(step, Acquire):
+            elif isinstance(action, Acquire):
                 try:
                     connection = self._pool.acquire(deadline)
                 except _OPEN_ERRORS as exc:
@@ -367,7 +367,7 @@ class Mailer(MailerBase[ConnectionFactory, ConnectionPool]):
                 else:
                     answer = Acquired(connection, self._room(self._pool.remaining(connection)))
             else:
-                answer = self._transmit(step.connection, step.items, deadline)
+                answer = self._transmit(action.connection, action.items, deadline)
 
     def _transmit(
         self, connection: PooledConnection[SMTP], items: list[MailItem], deadline: float | None

@@ -19,8 +19,8 @@ from smtp_backend.mailer.planning import (
     RECONNECTS_PER_PART,
     Acquire,
     Acquired,
+    PartActions,
     PartOutcome,
-    PartSteps,
     RetryPolicy,
     Transmit,
     Wait,
@@ -28,7 +28,7 @@ from smtp_backend.mailer.planning import (
     deliver_part,
     merge_parts,
     reusable_after,
-    split_batch,
+    split_items,
 )
 
 SENT, REFUSED = MessageState.SENT, MessageState.REFUSED
@@ -62,7 +62,7 @@ class Driver:
     def clock(self) -> float:
         return self.now
 
-    def run(self, steps: PartSteps) -> PartOutcome:
+    def run(self, steps: PartActions) -> PartOutcome:
         answer: Any = None
         while True:
             step = advance(steps, answer)
@@ -83,7 +83,7 @@ class Driver:
 
 def part(
     tags: str, retries: int = 0, deadline: float | None = None, driver: Driver | None = None
-) -> PartSteps:
+) -> PartActions:
     run = [(i, item(tag)) for i, tag in enumerate(tags)]
     policy = RetryPolicy(delay=1.0, max_delay=3.0)
     clock = driver.clock if driver is not None else lambda: 0.0
@@ -96,11 +96,11 @@ def states(outcome: PartOutcome) -> list[MessageState]:
 
 def test_a_batch_is_split_into_contiguous_parts_of_at_least_ten() -> None:
     items = [(i, item(str(i))) for i in range(25)]
-    runs = split_batch(items, pool_size=4)
+    runs = split_items(items, pool_size=4)
     assert [len(run) for run in runs] == [9, 8, 8]
     assert [i for run in runs for i, _ in run] == list(range(25))
-    assert [len(run) for run in split_batch(items[:5], pool_size=4)] == [5]
-    assert split_batch([], pool_size=4) == []
+    assert [len(run) for run in split_items(items[:5], pool_size=4)] == [5]
+    assert split_items([], pool_size=4) == []
 
 
 def test_messages_lost_before_their_transaction_go_on_a_new_connection() -> None:
