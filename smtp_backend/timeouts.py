@@ -4,6 +4,18 @@ Each limit bounds one wait: the TCP connect, the greeting, the reply to each com
 each write of message data, and the reply after the final dot. ``total`` bounds one
 whole call (``connect``, ``sendmail``, ``send_many``...; for a Mailer, one ``send``) so
 a server that trickles bytes just inside each limit still cannot hold a caller forever.
+
+The defaults, one table (``DEFAULT_TIMEOUTS``) for every mailer:
+
+=====================  ==========================================================
+``Mailer``,            ``DEFAULT_TIMEOUTS`` below; ``timeout=N`` sets every phase to
+``AsyncMailer``,       N (``total`` stays 300 s); ``timeouts=`` sets each phase.
+Django, Flask, CLI     (The integrations' ``EMAIL_TIMEOUT``/``MAIL_TIMEOUT`` are ``timeout``.)
+``SMTP``               smtplib's: ``timeout`` (default: the socket module's) for every
+                       wait, no ``total``, unless ``timeouts=`` is given.
+``AsyncSMTP``          60 s for every wait (aiosmtplib's default), no ``total``,
+                       unless ``timeout=`` or ``timeouts=`` is given.
+=====================  ==========================================================
 """
 
 from __future__ import annotations
@@ -51,7 +63,7 @@ class Timeouts:
         return value
 
 
-#: What a Mailer, AsyncMailer and AsyncSMTP use unless told otherwise.
+#: What a Mailer and an AsyncMailer use unless told otherwise (see the table above).
 DEFAULT_TIMEOUTS = Timeouts()
 
 __all__ = ["DEFAULT_TIMEOUTS", "Phase", "Timeouts"]

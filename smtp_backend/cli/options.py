@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 import click
 
-from ..mailer.connect import DEFAULT_TIMEOUT, OPPORTUNISTIC, SECURITY_MODES
+from ..mailer.connect import OPPORTUNISTIC, SECURITY_MODES
 from ..mailer.urls import parse_mailer_url
+from ..timeouts import DEFAULT_TIMEOUTS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,7 +112,7 @@ def resolve_target(
     }
     arguments.update({key: value for key, value in overrides.items() if value is not None})
     arguments.setdefault("host", "localhost")
-    arguments.setdefault("timeout", DEFAULT_TIMEOUT)
+    arguments.setdefault("timeout", DEFAULT_TIMEOUTS.command)  # check's client: one limit
     if arguments.get("username") and arguments.get("password") is None:
         if not prompt:
             raise click.UsageError(f"--user needs a password: --password or ${PASSWORD_ENV}")

@@ -20,7 +20,6 @@ from ..timeouts import Timeouts
 from ..transport.tls import mailer_context
 from .capture import CapturedMessage, capture_item
 from .connect import (
-    DEFAULT_TIMEOUT,
     ConnectionSettings,
     TokenSource,
     default_port,
@@ -81,7 +80,7 @@ class MailerBase(Generic[F, P]):
         username: str | None = None,
         password: str | None = None,
         oauth_token: TokenSource | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
+        timeout: float | None = None,
         local_hostname: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ca_file: str | None = None,

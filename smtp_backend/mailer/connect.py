@@ -18,7 +18,6 @@ from ..protocol.setup import OPPORTUNISTIC, PROTOCOLS, SECURITY_MODES, Login, de
 from ..timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 __all__ = [
-    "DEFAULT_TIMEOUT",
     "OPPORTUNISTIC",
     "SECURITY_MODES",
     "ConnectionFactory",
@@ -28,7 +27,6 @@ __all__ = [
     "open_connection",
 ]
 
-DEFAULT_TIMEOUT = 30.0
 
 TokenSource = str | Callable[[], str]
 
@@ -46,11 +44,11 @@ class ConnectionSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     oauth_token: TokenSource | None = field(default=None, repr=False)
-    timeout: float | None = DEFAULT_TIMEOUT
+    timeout: float | None = None  # one limit for every phase; None: DEFAULT_TIMEOUTS
     local_hostname: str | None = None
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
     pipelining: bool = True
-    timeouts: Timeouts | None = None  # per phase; None: ``timeout`` for every phase
+    timeouts: Timeouts | None = None  # per phase (overrides ``timeout``)
     allow_insecure_auth: bool = False  # log in over clear text to a host that is not loopback
     debuglevel: int = 0  # smtplib's set_debuglevel: 1 prints the conversation, 2 with times
 
@@ -78,11 +76,13 @@ class ConnectionSettings:
 
     @property
     def phase_timeouts(self) -> Timeouts:
-        """``timeouts``, else ``timeout`` for every phase with the default whole-send total."""
+        """``timeouts``; else ``timeout`` for every phase, with the default ``total``; else
+        the one default table, :data:`~smtp_backend.timeouts.DEFAULT_TIMEOUTS`."""
         if self.timeouts is not None:
             return self.timeouts
-        total = DEFAULT_TIMEOUTS.total if self.timeout is not None else None
-        return Timeouts.every(self.timeout, total=total)
+        if self.timeout is None:
+            return DEFAULT_TIMEOUTS
+        return Timeouts.every(self.timeout, total=DEFAULT_TIMEOUTS.total)
 
     @property
     def unix_socket(self) -> bool:
@@ -120,7 +120,7 @@ def client_for(
     host: str,
     *,
     local_hostname: str | None = None,
-    timeout: float | None = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
     timeouts: Timeouts | None = None,
     context: ssl.SSLContext | None = None,
 ) -> SMTP:

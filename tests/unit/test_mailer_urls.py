@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from smtp_backend import Timeouts
+from smtp_backend import DEFAULT_TIMEOUTS, Timeouts
 from smtp_backend.mailer import Mailer
 from smtp_backend.mailer.urls import parse_mailer_url, redact_url
 
@@ -199,3 +200,23 @@ def test_from_url_rejects_an_option_given_twice() -> None:
 def test_a_password_without_a_user_is_rejected() -> None:
     with pytest.raises(ValueError, match="needs a username"):
         Mailer(password="secret")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({}, DEFAULT_TIMEOUTS),  # the one default table
+        ({"timeout": 4.0}, Timeouts.every(4.0, total=DEFAULT_TIMEOUTS.total)),
+        ({"timeouts": Timeouts(command=2.0)}, Timeouts(command=2.0)),
+    ],
+)
+def test_a_mailer_uses_the_default_table_unless_told_otherwise(
+    arguments: dict[str, object], expected: Timeouts
+) -> None:
+    mailer = Mailer("h", security="none", **arguments)  # type: ignore[arg-type]
+    assert mailer.settings.phase_timeouts == expected
+
+
+def test_a_timeout_key_in_a_url_changes_that_phase_only() -> None:
+    settings = Mailer.from_url("smtp://h?timeout_connect=2").settings
+    assert settings.phase_timeouts == dataclasses.replace(DEFAULT_TIMEOUTS, connect=2.0)
