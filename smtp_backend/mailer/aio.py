@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -32,7 +31,7 @@ from .planning import (
     advance,
     merge_parts,
 )
-from .pooling import CHECK_IDLE_AFTER, PooledConnection, PoolRules, Return
+from .pooling import PooledConnection, PoolFace, Return
 
 __all__ = ["AsyncConnectionFactory", "AsyncConnectionPool", "AsyncMailer", "quit_quietly"]
 
@@ -52,36 +51,20 @@ async def quit_quietly(smtp: AsyncSMTP) -> None:
         smtp.close()
 
 
-class AsyncConnectionPool:
+class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable[AsyncSMTP]]]):
     """The blocking pool's rules (:mod:`.pooling`) with asyncio's I/O: at most ``size``
     connections open at once (idle or lent); ``acquire`` waits for one."""
 
     def __init__(
-        self,
-        open_connection: Callable[[float | None], Awaitable[AsyncSMTP]],
-        *,
-        size: int,
-        max_messages: int,
-        idle_timeout: float,
-        check_after: float = CHECK_IDLE_AFTER,
-        clock: Callable[[], float] = time.monotonic,
+        self, open_connection: Callable[[float | None], Awaitable[AsyncSMTP]], **rules: Any
     ) -> None:
-        self._rules: PoolRules[AsyncSMTP] = PoolRules(
-            size=size, max_messages=max_messages, idle_timeout=idle_timeout, check_after=check_after
-        )
-        self.size = size
-        self._open_connection = open_connection
-        self._clock = clock
+        super().__init__(open_connection, **rules)
         self._freed: asyncio.Condition | None = None  # made in the running loop
 
     @property
     def open_connections(self) -> int:
         """Connections open now, idle or lent."""
         return self._rules.open
-
-    def remaining(self, connection: PooledConnection[AsyncSMTP]) -> int:
-        """How many more messages this connection may carry."""
-        return self._rules.remaining(connection)
 
     def _condition(self) -> asyncio.Condition:
         if self._freed is None:

@@ -9,10 +9,13 @@ says (NOOP, QUIT, close, wait) themselves: the two faces differ only in their I/
 from __future__ import annotations
 
 import enum
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+Opener = TypeVar("Opener")  # what opens a connection: a function, or a coroutine function
 
 CHECK_IDLE_AFTER = 1.0  # seconds idle after which a connection is NOOP-checked before reuse
 
@@ -153,3 +156,29 @@ class PoolRules(Generic[T]):
         self.open = max(0, self.open - len(idle))
         self.generation += 1
         return idle
+
+
+class PoolFace(Generic[T, Opener]):
+    """What both pools are made of: the rules, the opener, the clock; each face adds its
+    lock and its I/O (``ConnectionPool`` for threads, ``AsyncConnectionPool`` for asyncio)."""
+
+    def __init__(
+        self,
+        open_connection: Opener,
+        *,
+        size: int,
+        max_messages: int,
+        idle_timeout: float,
+        check_after: float = CHECK_IDLE_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rules: PoolRules[T] = PoolRules(
+            size=size, max_messages=max_messages, idle_timeout=idle_timeout, check_after=check_after
+        )
+        self.size = size
+        self._open_connection = open_connection
+        self._clock = clock
+
+    def remaining(self, connection: PooledConnection[T]) -> int:
+        """How many more messages this connection may carry."""
+        return self._rules.remaining(connection)

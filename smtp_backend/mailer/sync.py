@@ -40,7 +40,7 @@ from .planning import (
     advance,
     merge_parts,
 )
-from .pooling import CHECK_IDLE_AFTER, PooledConnection, PoolRules, Return
+from .pooling import PooledConnection, PoolFace, Return
 
 __all__ = [
     "AfterSend",
@@ -79,7 +79,7 @@ def _has_unread_data(smtp: SMTP) -> bool:
         return bool(selector.select(0))
 
 
-class ConnectionPool:
+class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
     """At most ``size`` connections open at once (idle or lent); ``acquire`` waits for one.
 
     A connection is lent to one thread at a time; the rules (reuse, staleness, the NOOP
@@ -87,22 +87,8 @@ class ConnectionPool:
     Safe across ``fork()``: a child never talks on its parent's connections.
     """
 
-    def __init__(
-        self,
-        open_connection: Callable[[float | None], SMTP],
-        *,
-        size: int,
-        max_messages: int,
-        idle_timeout: float,
-        check_after: float = CHECK_IDLE_AFTER,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._rules: PoolRules[SMTP] = PoolRules(
-            size=size, max_messages=max_messages, idle_timeout=idle_timeout, check_after=check_after
-        )
-        self.size = size
-        self._open_connection = open_connection
-        self._clock = clock
+    def __init__(self, open_connection: Callable[[float | None], SMTP], **rules: Any) -> None:
+        super().__init__(open_connection, **rules)
         self._lock = threading.Condition()
         _register(self)
 
@@ -111,10 +97,6 @@ class ConnectionPool:
         """Connections open now, idle or lent."""
         with self._lock:
             return self._rules.open
-
-    def remaining(self, connection: PooledConnection[SMTP]) -> int:
-        """How many more messages this connection may carry."""
-        return self._rules.remaining(connection)
 
     def acquire(self, deadline: float | None = None) -> PooledConnection[SMTP]:
         """A ready connection: an idle one that passes its check, else a new one opened
