@@ -1,12 +1,15 @@
 """The backend's options -> one frozen, hashable ``MailerConfig``: the key of a shared Mailer.
 
 Two ways in, as Django's own SMTP backend: the classic one (no alias: unset keywords
-fall back to the ``EMAIL_*`` settings) and Django 6.1's ``MAILERS`` (an alias: only the
-OPTIONS count, no ``EMAIL_*`` setting is ever read, the port follows the security mode).
+fall back to the ``EMAIL_*`` settings, and this backend's extra options to
+``EMAIL_SSL_CAFILE`` and the ``SMTP_BACKEND_OPTIONS`` dict) and Django 6.1's ``MAILERS``
+(an alias: only the OPTIONS count, no setting is ever read, the port follows the
+security mode). Either way an unknown option or a missing CA file is an error at once.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,8 +41,8 @@ class MailerConfig:
 
     host: str | None = None
     port: int | None = None
-    username: str = ""
-    password: str = field(default="", repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
     use_tls: bool = False
     use_ssl: bool = False
     timeout: float | None = None
@@ -56,6 +59,7 @@ class MailerConfig:
     url: str | None = field(default=None, repr=False)
     capture: bool = False
     allow_insecure_auth: bool = False
+    smtputf8: bool = False
 
     @property
     def security(self) -> str:
@@ -77,6 +81,9 @@ CLASSIC_SETTINGS = {
     "ssl_keyfile": "EMAIL_SSL_KEYFILE",
     "ssl_certfile": "EMAIL_SSL_CERTFILE",
 }
+#: Classic settings: this backend's extra options, beside ``EMAIL_SSL_CAFILE``.
+OPTIONS_SETTING = "SMTP_BACKEND_OPTIONS"
+CAFILE_SETTING = "EMAIL_SSL_CAFILE"
 # The settings the url form replaces; keyfile/certfile/timeout still apply to it.
 _URL_REPLACES = ("host", "port", "username", "password", "use_tls", "use_ssl")
 
@@ -112,8 +119,15 @@ def _module_exists(name: str) -> bool:
 
 
 def classic_config(django_options: dict[str, Any], extra: dict[str, Any]) -> MailerConfig:
-    """Django's classic rules: a keyword left ``None`` (host, port: falsy) reads its setting."""
+    """Django's classic rules: a keyword left ``None`` (host, port: falsy) reads its setting;
+    an extra keyword left ``None`` reads ``SMTP_BACKEND_OPTIONS`` (``ssl_cafile``: also
+    ``EMAIL_SSL_CAFILE``).
+
+    Raises ``ImproperlyConfigured`` naming the setting for an unknown option in
+    ``SMTP_BACKEND_OPTIONS`` or a CA file that does not exist.
+    """
     values = dict(django_options)
+    extra = _with_option_settings(extra)
     url = extra.get("url")
     if url is not None:
         _check_url_alone(
@@ -139,7 +153,10 @@ def mailers_config(
     if extra.get("url") is not None:
         _check_url_alone(values, lambda message: _invalid(message, alias))
     elif values.get("host") is None and not extra.get("capture"):
-        raise _invalid("OPTIONS must define 'host' (or 'url').", alias)
+        raise _invalid("OPTIONS must define 'host'. ('url' may stand for it.)", alias)
+    _check_cafile(
+        extra.get("ssl_cafile"), lambda message: _invalid(f"'ssl_cafile': {message}", alias)
+    )
     if values.get("use_ssl") and values.get("use_tls"):
         raise _invalid(
             "The 'use_ssl' and 'use_tls' OPTIONS are incompatible. "
@@ -149,6 +166,36 @@ def mailers_config(
     if values.get("port") is None and extra.get("url") is None:
         values["port"] = 465 if values.get("use_ssl") else 587 if values.get("use_tls") else 25
     return _build(values, extra)
+
+
+def _with_option_settings(extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` with each option left ``None`` taken from the classic settings."""
+    configured = getattr(settings, OPTIONS_SETTING, None) or {}
+    if not isinstance(configured, dict):
+        raise ImproperlyConfigured(f"{OPTIONS_SETTING} must be a dict, not {configured!r}")
+    unknown = sorted(set(configured) - set(extra))
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        known = ", ".join(repr(name) for name in sorted(extra))
+        raise ImproperlyConfigured(f"{OPTIONS_SETTING}: unknown option {names} (known: {known})")
+    merged = dict(extra)
+    source = "ssl_cafile"  # where the CA file came from, for the error
+    for name, value in configured.items():
+        if merged[name] is None:
+            merged[name] = value
+            source = f"{OPTIONS_SETTING}['ssl_cafile']" if name == "ssl_cafile" else source
+    if merged["ssl_cafile"] is None and getattr(settings, CAFILE_SETTING, None) is not None:
+        merged["ssl_cafile"], source = getattr(settings, CAFILE_SETTING), CAFILE_SETTING
+    _check_cafile(
+        merged["ssl_cafile"], lambda message: ImproperlyConfigured(f"{source}: {message}")
+    )
+    return merged
+
+
+def _check_cafile(path: Any, error: Callable[[str], Exception]) -> None:
+    # Else the first TLS connection fails, maybe long after start-up, far from the setting.
+    if path is not None and not os.path.isfile(path):
+        raise error(f"the CA file {path!r} does not exist")
 
 
 def _check_url_alone(given: dict[str, Any], error: Callable[[str], Exception]) -> None:
@@ -170,8 +217,8 @@ def _build(values: dict[str, Any], extra: dict[str, Any]) -> MailerConfig:
     return MailerConfig(
         host=values.get("host"),
         port=int(values["port"]) if values.get("port") else None,
-        username=values.get("username") or "",
-        password=values.get("password") or "",
+        username=values.get("username"),
+        password=values.get("password"),
         use_tls=bool(values.get("use_tls")),
         use_ssl=bool(values.get("use_ssl")),
         timeout=values.get("timeout"),

@@ -7,43 +7,58 @@ import email.message
 import email.policy
 import functools
 import inspect
-from email.headerregistry import AddressHeader
+from collections.abc import Callable
+from email.headerregistry import Address, AddressHeader
 from typing import Any
+
+from django.utils.encoding import force_str
 
 from smtp_backend import Envelope
 
+_NO_DOMAIN = "addr-spec local part with no domain"  # Django allows "From: webmaster" (#15042)
 # Python < 3.15 flags a non-ASCII local part (cpython#81074); SMTPUTF8 allows one.
-_ALLOWED_DEFECTS = {
-    "addr-spec local part with no domain",  # Django allows "From: webmaster" (#15042)
-    "local-part contains non-ASCII characters)",
-}
+_NON_ASCII_LOCAL_PART = "local-part contains non-ASCII characters)"
+
+#: ``prep_address(address, force_ascii)``: an address -> its envelope addr-spec.
+PrepAddress = Callable[..., str]
 
 
-def envelope_address(address: Any) -> str:
-    """The addr-spec of one address, as Django's ``prep_address`` checks it.
+def prep_address(address: Any, force_ascii: bool = True) -> str:
+    """Django 6.1's ``EmailBackend.prep_address``: the addr-spec of one address.
 
-    Raises ``ValueError`` for an invalid address (CR/LF injection included). A non-ASCII
-    domain is IDNA-encoded when the local part is ASCII; a non-ASCII local part is kept
-    as it is (it needs SMTPUTF8, which the caller then asks for).
+    Raises ``ValueError`` for an invalid address (CR/LF injection included). With
+    ``force_ascii`` a non-ASCII domain is IDNA-encoded and a non-ASCII local part is
+    invalid (it cannot be encoded); without, both are kept as they are (for SMTPUTF8).
     """
-    return _addr_spec(str(address))
+    return _addr_spec(force_str(address), force_ascii)
 
 
 @functools.lru_cache(maxsize=4096)
-def _addr_spec(text: str) -> str:
+def _addr_spec(text: str, force_ascii: bool) -> str:
     # Cached: the header parser is slow and a batch repeats its sender (and often more).
     parsed = AddressHeader.value_parser(text)
-    defects = {str(defect) for defect in parsed.all_defects} - _ALLOWED_DEFECTS
+    defects = {str(defect) for defect in parsed.all_defects} - {_NO_DOMAIN}
+    if not force_ascii:
+        defects.discard(_NON_ASCII_LOCAL_PART)
     if defects:
         raise ValueError(f"Invalid address {text!r}: {'; '.join(sorted(defects))}")
     mailboxes = parsed.all_mailboxes
     if len(mailboxes) != 1:
         raise ValueError(f"Invalid address {text!r}: must be a single address")
     mailbox = mailboxes[0]
-    local_part, domain = mailbox.local_part, mailbox.domain or ""
-    if domain and not domain.isascii() and local_part.isascii():
-        return f"{mailbox.addr_spec.rpartition('@')[0]}@{domain.encode('idna').decode('ascii')}"
+    if force_ascii and mailbox.domain and not mailbox.domain.isascii():
+        domain = mailbox.domain.encode("idna").decode("ascii")
+        return str(Address(username=mailbox.local_part, domain=domain))
     return str(mailbox.addr_spec)
+
+
+def smtputf8_address(prep: PrepAddress, address: Any) -> str:
+    """``prep(address)`` (a non-ASCII domain IDNA-encoded), else the address as it is for
+    SMTPUTF8 when only ``force_ascii`` made it invalid (a non-ASCII local part)."""
+    try:
+        return prep(address)
+    except ValueError:
+        return prep(address, force_ascii=False)
 
 
 @functools.cache
@@ -52,25 +67,40 @@ def _takes_policy(message_class: type) -> bool:
     return "policy" in inspect.signature(message_class.message).parameters
 
 
-def message_bytes(django_message: Any, *, international: bool) -> bytes:
-    """The message as it goes on the wire, CRLF line endings, no Bcc header ever."""
+def serialised(django_message: Any, *, international: bool) -> tuple[bytes, str | None]:
+    """The message as it goes on the wire (CRLF line endings, no Bcc header ever) and
+    its Message-ID."""
     if _takes_policy(type(django_message)):
         policy = email.policy.SMTPUTF8 if international else email.policy.SMTP
         message: email.message.Message = django_message.message(policy=policy)
         del message["Bcc"]
-        return message.as_bytes()
+        return message.as_bytes(), _message_id(message)
     message = django_message.message()
     del message["Bcc"]  # Django < 6 copies a "Bcc" extra header into the headers
-    return message.as_bytes(linesep="\r\n")
+    return message.as_bytes(linesep="\r\n"), _message_id(message)
 
 
-def django_envelope(django_message: Any) -> Envelope | None:
-    """The envelope of one Django message, or ``None`` when it has no recipients."""
+def _message_id(message: email.message.Message) -> str | None:
+    value = message.get("Message-ID")
+    return None if value is None else str(value).strip()
+
+
+def django_envelope(
+    django_message: Any, prep: PrepAddress = prep_address, *, smtputf8: bool = False
+) -> Envelope | None:
+    """The envelope of one Django message, or ``None`` when it has no recipients.
+
+    ``prep`` is the backend's ``prep_address``. A non-ASCII local part raises its
+    ``ValueError``, as Django's backend, unless ``smtputf8``: then the message goes
+    with SMTPUTF8 (and fails before any byte if the server does not offer it).
+    """
     recipients = django_message.recipients()
     if not recipients:
         return None
-    sender = envelope_address(django_message.from_email)
-    addresses = [envelope_address(recipient) for recipient in recipients]
-    international = not (sender.isascii() and all(address.isascii() for address in addresses))
+    address = functools.partial(smtputf8_address, prep) if smtputf8 else prep
+    sender = address(django_message.from_email)
+    addresses = [address(recipient) for recipient in recipients]
+    international = not (sender.isascii() and all(item.isascii() for item in addresses))
+    data, message_id = serialised(django_message, international=international)
     # SMTPUTF8 and BODY=8BITMIME are the engine's to add, where every MAIL is built.
-    return Envelope(sender, addresses, message_bytes(django_message, international=international))
+    return Envelope(sender, addresses, data, message_id=message_id)

@@ -30,9 +30,15 @@ _async_mailers: weakref.WeakKeyDictionary[
 def ssl_context(config: MailerConfig) -> ssl.SSLContext:
     """Verifying, like ``ssl.create_default_context()``: system CAs, or ``ssl_cafile``'s
     alone when given; the client certificate when ``ssl_certfile`` is set."""
-    context = ssl.create_default_context(cafile=config.ssl_cafile)
-    if config.ssl_certfile or config.ssl_keyfile:
-        context.load_cert_chain(config.ssl_certfile or "", config.ssl_keyfile)
+    if not (config.ssl_certfile or config.ssl_keyfile):
+        return ssl.create_default_context(cafile=config.ssl_cafile)
+    # Built as Django's backend builds it (its tests check how), with the CAs it forgets.
+    context = ssl.SSLContext(protocol=ssl.PROTOCOL_TLS_CLIENT)
+    if config.ssl_cafile:
+        context.load_verify_locations(cafile=config.ssl_cafile)
+    else:
+        context.load_default_certs()
+    context.load_cert_chain(config.ssl_certfile or "", config.ssl_keyfile)
     return context
 
 

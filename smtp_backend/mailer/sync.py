@@ -21,7 +21,7 @@ import selectors
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..client import SMTP
@@ -303,6 +303,22 @@ class Mailer(MailerBase[ConnectionFactory, ConnectionPool]):
         if self._outboxes:
             return
         connection = self._pool.acquire(self._deadline())
+        self._pool.release(connection, reusable=True)
+
+    @contextlib.contextmanager
+    def lend(self) -> Iterator[SMTP]:
+        """One ready pooled connection for the caller alone while the block runs (smtplib's
+        API on it), then back to the pool: kept when still open, closed if the block raised.
+
+        Opening raises as :meth:`open`. For a framework whose API hands out the connection
+        (Django's ``backend.connection``); :meth:`send` never uses a lent connection.
+        """
+        connection = self._pool.acquire(self._deadline())
+        try:
+            yield connection.smtp
+        except BaseException:
+            self._pool.release(connection, reusable=False)  # left in an unknown state
+            raise
         self._pool.release(connection, reusable=True)
 
     def _run_parts(self, parts: list[PartActions], deadline: float | None) -> list[PartOutcome]:

@@ -169,6 +169,11 @@ def report(module: ModuleType, outcome: Outcome, known: Mapping[str, str]) -> in
     """Print the summary and return the exit status it deserves."""
     version = sys.version.split()[0]
     print(f"CPython {SUITE_NAME} (Python {version}) against {module.__name__}")
+    return verdict(outcome, known, KNOWN_DIFFERENCES_FILE.name)
+
+
+def verdict(outcome: Outcome, known: Mapping[str, str], list_name: str) -> int:
+    """Print the counts and what differs from the list ``list_name``; the exit status."""
     print(
         f"ran {len(outcome.ran)}: {outcome.passed} passed, "
         f"{len(outcome.failing)} failed or errored, {len(outcome.skipped)} skipped"
@@ -177,24 +182,27 @@ def report(module: ModuleType, outcome: Outcome, known: Mapping[str, str]) -> in
     # A listed test that did not run here (other Python version, -k) is not stale.
     stale = (known.keys() & outcome.ran) - outcome.failing
     print_ids("known differences, failing as listed", outcome.failing & known.keys(), known)
-    print_ids("FAILING, not in known_differences.txt", unexpected, {})
-    print_ids("PASSING but listed in known_differences.txt: remove them", stale, known)
+    print_ids(f"FAILING, not in {list_name}", unexpected, {})
+    print_ids(f"PASSING but listed in {list_name}: remove them", stale, known)
     if not outcome.ran:
         print("no test ran")
         return EXIT_FAILED
     return EXIT_FAILED if unexpected or stale else EXIT_PASSED
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--module", default="smtp_backend", help="module to test as smtplib")
-    parser.add_argument(
-        "--known-differences", type=Path, default=KNOWN_DIFFERENCES_FILE, metavar="FILE"
-    )
+def add_suite_arguments(parser: argparse.ArgumentParser, known_differences: Path) -> None:
+    """The options every conformance runner takes: its list, -v, -k."""
+    parser.add_argument("--known-differences", type=Path, default=known_differences, metavar="FILE")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per test")
     parser.add_argument(
         "-k", dest="patterns", action="append", default=[], help="run only matching tests"
     )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", default="smtp_backend", help="module to test as smtplib")
+    add_suite_arguments(parser, KNOWN_DIFFERENCES_FILE)
     return parser.parse_args(argv)
 
 

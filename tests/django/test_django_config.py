@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.mail import EmailMessage, get_connection
+from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import EmailMessage, get_connection, mail_admins, send_mail, send_mass_mail
 
 from django_smtp_backend import EmailBackend
 from tests.servers import RecordingSMTPServer
@@ -89,3 +90,61 @@ def test_one_mailer_per_configuration(smtp_server: RecordingSMTPServer) -> None:
         backend(username="a", password="1").mailer is not backend(username="a", password="2").mailer
     )
     assert backend(pool_size=1).mailer is not backend(pool_size=2).mailer
+
+
+def test_classic_settings_reach_every_extra_option(
+    classic_settings: Any, smtp_server: RecordingSMTPServer
+) -> None:
+    classic_settings.SMTP_BACKEND_OPTIONS = {"pool_size": 1, "max_messages_per_connection": 2}
+
+    sent = send_mass_mail([("hi", "body", "alice@example.test", ["bob@example.test"])] * 5)
+
+    assert sent == 5
+    assert smtp_server.connections == 3  # at most 2 messages a connection, one at a time
+    assert EmailBackend(pool_size=4).config.pool_size == 4  # a keyword still wins
+
+
+def test_email_ssl_cafile_lets_mail_admins_trust_a_private_ca(
+    settings: Any, starttls_server: RecordingSMTPServer, ca_file: str
+) -> None:
+    settings.EMAIL_BACKEND = "django_smtp_backend.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "localhost", starttls_server.port
+    settings.EMAIL_USE_TLS = True
+    settings.EMAIL_SSL_CAFILE = ca_file
+    settings.ADMINS = [("Ops", "ops@example.test")]
+
+    mail_admins("disk full", "body")
+
+    [received] = starttls_server.messages
+    assert received.tls
+    assert received.rcpt_tos == ("ops@example.test",)
+
+
+def test_an_unknown_classic_option_is_refused_by_name(settings: Any) -> None:
+    settings.SMTP_BACKEND_OPTIONS = {"pool_size": 2, "colour": "blue"}
+
+    with pytest.raises(
+        ImproperlyConfigured, match=r"SMTP_BACKEND_OPTIONS: unknown option 'colour'"
+    ):
+        EmailBackend()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("EMAIL_SSL_CAFILE", "/nonexistent/ca.pem", "EMAIL_SSL_CAFILE"),
+        (
+            "SMTP_BACKEND_OPTIONS",
+            {"ssl_cafile": "/nonexistent/ca.pem"},
+            r"SMTP_BACKEND_OPTIONS\['ssl_cafile'\]",
+        ),
+    ],
+)
+def test_a_missing_ca_file_is_refused_before_any_connection(
+    classic_settings: Any, smtp_server: RecordingSMTPServer, setting: str, value: Any, named: str
+) -> None:
+    setattr(classic_settings, setting, value)
+
+    with pytest.raises(ImproperlyConfigured, match=rf"^{named}: .*'/nonexistent/ca.pem'"):
+        send_mail("hi", "body", "alice@example.test", ["bob@example.test"])
+    assert smtp_server.connections == 0

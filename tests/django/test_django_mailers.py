@@ -48,7 +48,26 @@ def test_unknown_options_are_rejected_as_django_does(settings: Any) -> None:
 def test_host_is_required(settings: Any) -> None:
     settings.MAILERS = {"default": entry(port=25)}
 
-    with pytest.raises(mail.InvalidMailer, match="must define 'host'"):
+    # Django's exact words: code and Django's own tests match on them.
+    with pytest.raises(
+        mail.InvalidMailer, match=r"^MAILERS\['default'\]: OPTIONS must define 'host'\."
+    ):
+        mail.mailers.default  # noqa: B018
+
+
+def test_unset_credentials_are_none_as_djangos(settings: Any) -> None:
+    settings.MAILERS = {"default": entry(host="localhost")}
+
+    assert mail.mailers.default.username is None
+    assert mail.mailers.default.password is None
+
+
+def test_a_missing_ca_file_is_refused_by_option_name(settings: Any) -> None:
+    settings.MAILERS = {"default": entry(host="localhost", ssl_cafile="/nonexistent/ca.pem")}
+
+    with pytest.raises(
+        mail.InvalidMailer, match=r"^MAILERS\['default'\]: 'ssl_cafile': .*'/nonexistent/ca.pem'"
+    ):
         mail.mailers.default  # noqa: B018
 
 

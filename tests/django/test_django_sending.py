@@ -105,10 +105,24 @@ def test_bcc_is_in_the_envelope_and_never_in_the_headers(
     assert parsed(received.content)["Cc"] == "cc@example.test"
 
 
-def test_non_ascii_local_part_is_sent_with_smtputf8(smtp_server: RecordingSMTPServer) -> None:
+def test_non_ascii_local_part_is_refused_before_sending_as_django_does(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    message = EmailMessage("Grüße", "Hallo", "alice@example.test", ["jösé@example.test"])
+
+    with pytest.raises(ValueError, match="local-part contains non-ASCII characters"):
+        backend_for(smtp_server).send_messages([message])
+
+    assert smtp_server.messages == []
+    assert smtp_server.connections == 0
+
+
+def test_non_ascii_local_part_is_sent_with_smtputf8_when_asked(
+    smtp_server: RecordingSMTPServer,
+) -> None:
     message = EmailMessage("Grüße", "Hallo", "señor@example.test", ["jösé@example.test"])
 
-    assert backend_for(smtp_server).send_messages([message]) == 1
+    assert backend_for(smtp_server, smtputf8=True).send_messages([message]) == 1
 
     [received] = smtp_server.messages
     assert received.smtp_utf8

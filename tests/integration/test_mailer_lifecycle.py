@@ -179,3 +179,30 @@ def test_open_raises_when_nothing_listens_and_does_nothing_while_capturing() -> 
         mailer.open()
     with mailer.capture():
         mailer.open()
+
+
+def test_a_lent_connection_is_the_callers_alone_then_pooled_again(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    mailer = Mailer(smtp_server.host, smtp_server.port, security="none", pool_size=2)
+    with mailer.lend() as smtp:
+        smtp.sendmail("alice@example.test", ["bob@example.test"], b"Subject: lent\r\n\r\nhi\r\n")
+        mailer.send(envelope("pooled"))  # the pool opens another: the lent one is taken
+    mailer.send(envelope("after"))  # the lent one is back in the pool, reused
+    mailer.close()
+
+    assert connection_of(smtp_server) == {"lent": 1, "pooled": 2, "after": 1}
+
+
+def test_a_connection_lent_to_a_block_that_raised_is_closed_not_pooled(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    mailer = Mailer(smtp_server.host, smtp_server.port, security="none")
+    with pytest.raises(RuntimeError), mailer.lend() as smtp:
+        smtp.mail("alice@example.test")  # a transaction left half done
+        raise RuntimeError("caller failed")
+    mailer.send(envelope("next"))
+    mailer.close()
+
+    assert smtp.sock is None
+    assert connection_of(smtp_server) == {"next": 2}
