@@ -207,7 +207,9 @@ class EmailBackend(BaseEmailBackend):
 
         As Django's backend: a message without recipients is skipped; an invalid address
         raises ``ValueError`` (here before anything is sent); an SMTP or connection error
-        (``OSError``) is raised unless ``fail_silently``. Here all messages are attempted
+        (``OSError``) is raised unless ``fail_silently``. A backend that is not open sends
+        through the shared Mailer's pool without holding a connection (as if ``open()``
+        and ``close()`` ran around the call); an open one stays open. All are attempted
         before the first failed message's exception is raised, with ``results`` (one
         ``SendResult`` per message handed to the server) and ``messages`` (those
         messages) on it; ``last_results`` and the ``post_send`` signal have them too.
@@ -224,34 +226,28 @@ class EmailBackend(BaseEmailBackend):
             ]
             if not batch:
                 return 0
-            if self.config.capture:
+            if self.connection is None:  # not open: straight to the pool, nothing held
                 return self._finish(batch, self._send(batch))
-            opened = self.open()
-            if not self.connection or opened is None:
-                return 0  # open() failed silently
-            try:
-                return self._finish(batch, self._send_open(batch, opened))
-            finally:
-                if opened:
-                    self.close()
+            if self.open() is None:  # Django's check, for an open() that fails silently
+                return 0
+            return self._finish(batch, self._send_open(batch))
 
     def _envelope(self, message: Any) -> Envelope | None:
         return django_envelope(message, self.prep_address, smtputf8=self.config.smtputf8)
 
-    def _send_open(self, batch: Batch, opened: bool) -> list[SendResult]:
-        """Send while open: through the Mailer (its connection given back meanwhile, so
-        the batch may use the whole pool), or over a connection a caller put in place."""
-        lease = self._lease
-        connection = self.connection
+    def _send_open(self, batch: Batch) -> list[SendResult]:
+        """Send while open: through the Mailer (the lent connection back in the pool
+        meanwhile, so the batch may use all of it), or over a connection a caller put in
+        place, or whose ``sendmail`` a caller replaced, as Django's backend would."""
+        lease, connection = self._lease, self.connection
         if lease is None or connection is not lease[1] or "sendmail" in vars(connection):
             return self._send_over(connection, batch)
         self.close()
         try:
             return self._send(batch)
         finally:
-            if not opened:  # opened before this call: stays open after it
-                with contextlib.suppress(OSError):  # sent already: the next call will say
-                    self.open()
+            with contextlib.suppress(OSError):  # sent already: the next call will say
+                self.open()
 
     def _send_over(self, connection: Any, batch: Batch) -> list[SendResult]:
         """Django's way: ``connection.sendmail()`` per message; the first error raised."""

@@ -159,3 +159,14 @@ def test_direct_construction_does_not_warn_before_django_61() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         EmailBackend()
+
+
+def test_a_backend_not_open_sends_through_the_pool_so_smtp_outbox_captures_it(
+    smtp_outbox: Any, closed_port: int
+) -> None:
+    backend = EmailBackend(host="127.0.0.1", port=closed_port)  # nothing listens
+
+    assert backend.send_messages([hello("one"), hello("two")]) == 2
+
+    assert [record.recipients for record in smtp_outbox] == [("bob@example.test",)] * 2
+    assert backend.connection is None
