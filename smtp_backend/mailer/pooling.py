@@ -91,6 +91,15 @@ class PoolRules(Generic[T]):
             return Checkout(connection=connection, stale=stale)
         return Checkout(open_new=self.reserve(), stale=stale)
 
+    def take_out(self, now: float) -> Checkout[T]:
+        """An idle connection leaving the pool for good (``connection``; it no longer counts
+        against ``size``), or None: open one outside the pool. Never waits."""
+        stale = self.take_stale(now)
+        connection = self.pop_idle()
+        if connection is not None:
+            self.forget()
+        return Checkout(connection=connection, stale=stale)
+
     def check_in(
         self, connection: PooledConnection[T], *, reusable: bool, still_open: bool, now: float
     ) -> Return:

@@ -128,6 +128,40 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
         elif verdict is Return.DROP:
             connection.smtp.close()
 
+    def take(self, deadline: float | None = None) -> PooledConnection[SMTP]:
+        """A ready connection taken out of the pool (it no longer counts against ``size``):
+        an idle one that passes its check, else a new one. Never waits for a place; give
+        it back with :meth:`adopt`."""
+        while True:
+            with self._lock:
+                checkout = self._rules.take_out(self._clock())
+                if checkout.stale or checkout.connection is not None:
+                    self._lock.notify_all()  # places freed for callers waiting in acquire()
+            for expired in checkout.stale:
+                quit_quietly(expired.smtp)
+            connection = checkout.connection
+            if connection is None:
+                smtp = self._open_connection(deadline)
+                with self._lock:
+                    return self._rules.opened(smtp, self._clock(), os.getpid())
+            if self._still_usable(connection):
+                return connection
+            connection.smtp.close()
+
+    def adopt(self, connection: PooledConnection[SMTP], *, reusable: bool) -> None:
+        """Take back a connection from :meth:`take`: kept idle when the pool has room (and
+        would keep it, as :meth:`release`), else closed (QUIT first when healthy)."""
+        if connection.pid == os.getpid():
+            with self._lock:
+                room = self._rules.reserve()
+            if room:
+                self.release(connection, reusable=reusable)
+                return
+        if reusable and connection.smtp.sock is not None:
+            quit_quietly(connection.smtp)
+        else:
+            connection.smtp.close()
+
     def _checkout(self) -> PooledConnection[SMTP] | None:
         """An idle connection, or None after reserving a place for a new one; waits if full."""
         stale: list[PooledConnection[SMTP]] = []
@@ -307,19 +341,22 @@ class Mailer(MailerBase[ConnectionFactory, ConnectionPool]):
 
     @contextlib.contextmanager
     def lend(self) -> Iterator[SMTP]:
-        """One ready pooled connection for the caller alone while the block runs (smtplib's
-        API on it), then back to the pool: kept when still open, closed if the block raised.
+        """One ready connection for the caller alone while the block runs (smtplib's API on
+        it): an idle pooled one, else a new one; then into the pool when it has room and the
+        connection is still open, else closed (closed too if the block raised).
 
-        Opening raises as :meth:`open`. For a framework whose API hands out the connection
-        (Django's ``backend.connection``); :meth:`send` never uses a lent connection.
+        A lent connection takes no place in the pool, so holding one never makes a send
+        (or another ``lend``) wait, in this thread or another. Opening raises as
+        :meth:`open`. For a framework whose API hands out the connection (Django's
+        ``backend.connection``); :meth:`send` never uses a lent connection.
         """
-        connection = self._pool.acquire(self._deadline())
+        connection = self._pool.take(self._deadline())
         try:
             yield connection.smtp
         except BaseException:
-            self._pool.release(connection, reusable=False)  # left in an unknown state
+            self._pool.adopt(connection, reusable=False)  # left in an unknown state
             raise
-        self._pool.release(connection, reusable=True)
+        self._pool.adopt(connection, reusable=True)
 
     def _run_parts(self, parts: list[PartActions], deadline: float | None) -> list[PartOutcome]:
         """Each part in its own thread (the first in the caller's); a crash is re-raised."""

@@ -67,6 +67,21 @@ def test_an_open_backend_stays_open_across_sends_even_with_a_pool_of_one(
     assert smtp_server.connections == 1
 
 
+def test_open_backends_never_wait_for_one_another_even_with_a_pool_of_one(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    with (
+        backend_for(smtp_server, pool_size=1) as outer,
+        backend_for(smtp_server, pool_size=1) as inner,
+    ):
+        assert inner.send_messages([hello("inner")]) == 1
+        assert backend_for(smtp_server, pool_size=1).send_messages([hello("not open")]) == 1
+        assert outer.send_messages([hello("outer")]) == 1
+        assert outer.connection is not inner.connection
+
+    assert len(smtp_server.messages) == 3
+
+
 def test_a_wrapped_sendmail_is_called_for_each_message(smtp_server: RecordingSMTPServer) -> None:
     calls = []
     with backend_for(smtp_server) as backend:

@@ -206,3 +206,21 @@ def test_a_connection_lent_to_a_block_that_raised_is_closed_not_pooled(
 
     assert smtp.sock is None
     assert connection_of(smtp_server) == {"next": 2}
+
+
+def test_a_lent_connection_takes_no_place_so_sends_and_lends_never_wait_for_it(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    mailer = Mailer(smtp_server.host, smtp_server.port, security="none", pool_size=1)
+    with mailer.lend() as first, mailer.lend() as second:  # in one thread: no deadlock
+        assert first is not second
+        [result] = mailer.send(envelope("while lent"))
+        assert result.ok
+        assert first.noop()[0] == 250 and second.noop()[0] == 250
+        assert smtp_server.connections == 3
+    assert smtp_server.verbs().count("QUIT") == 2  # no room in the pool for the lent ones
+    mailer.send(envelope("after"))  # the pool's own connection, kept
+    mailer.close()
+
+    assert smtp_server.connections == 3
+    assert connection_of(smtp_server) == {"while lent": 3, "after": 3}
