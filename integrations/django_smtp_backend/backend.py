@@ -182,7 +182,7 @@ class EmailBackend(BaseEmailBackend):
         return True
 
     def close(self) -> None:
-        """Give the connection back to the pool, where it stays open for the next caller.
+        """Give the connection back to the pool: kept open there when it has room.
 
         A connection put in ``connection`` by a caller is closed as Django closes it.
         """
@@ -191,9 +191,9 @@ class EmailBackend(BaseEmailBackend):
         if lease is not None:
             lease[0].close()
         if connection is not None and (lease is None or connection is not lease[1]):
-            self._close_own(connection)
+            self._quit_as_django_does(connection)
 
-    def _close_own(self, connection: Any) -> None:
+    def _quit_as_django_does(self, connection: Any) -> None:
         try:
             connection.quit()
         except (ssl.SSLError, smtplib.SMTPServerDisconnected):
