@@ -253,10 +253,9 @@ class EmailBackend(BaseEmailBackend):
         """Django's way: ``connection.sendmail()`` per message; the first error raised."""
         results = []
         for index, (_, envelope) in enumerate(batch):
-            options = {"mail_options": envelope.mail_options} if envelope.mail_options else {}
             try:
                 refused = connection.sendmail(
-                    envelope.sender, list(envelope.recipients), envelope.data, **options
+                    envelope.sender, list(envelope.recipients), envelope.data
                 )
             except smtplib.SMTPException as error:
                 if not self.fail_silently:
