@@ -117,12 +117,16 @@ def test_non_ascii_local_part_is_refused_before_sending_as_django_does(
     assert smtp_server.connections == 0
 
 
+@pytest.mark.parametrize("wrapped_sendmail", [False, True])
 def test_non_ascii_local_part_is_sent_with_smtputf8_when_asked(
-    smtp_server: RecordingSMTPServer,
+    smtp_server: RecordingSMTPServer, wrapped_sendmail: bool
 ) -> None:
     message = EmailMessage("Grüße", "Hallo", "señor@example.test", ["jösé@example.test"])
 
-    assert backend_for(smtp_server, smtputf8=True).send_messages([message]) == 1
+    with backend_for(smtp_server, smtputf8=True) as backend:
+        if wrapped_sendmail:  # Django's way: the connection's own sendmail() per message
+            backend.connection.sendmail = backend.connection.sendmail
+        assert backend.send_messages([message]) == 1
 
     [received] = smtp_server.messages
     assert received.smtp_utf8
