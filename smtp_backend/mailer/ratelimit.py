@@ -3,8 +3,10 @@ every task of an AsyncMailer, or several mailers given the same bucket."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 
@@ -37,6 +39,7 @@ class TokenBucket:
         self._tokens = self.burst
         self._updated = clock()
         self._lock = threading.Lock()
+        _live_buckets.add(self)
 
     def acquire(self) -> float:
         """Take one token, waiting if none is left; returns the seconds waited."""
@@ -58,3 +61,16 @@ class TokenBucket:
     def reset_lock(self) -> None:
         """A fresh lock, for a forked child (the parent's may have been held at the fork)."""
         self._lock = threading.Lock()
+
+
+# A child forked while another thread held a bucket's lock would wait on it forever.
+_live_buckets: weakref.WeakSet[TokenBucket] = weakref.WeakSet()
+
+
+def _reset_locks_in_child() -> None:
+    for bucket in list(_live_buckets):
+        bucket.reset_lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks_in_child)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import weakref
 from pathlib import Path
 
@@ -54,6 +55,38 @@ def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone(
     mailer.close()
     assert connection_of(smtp_server) == {"parent-before": 1, "child": 2, "parent-after": 1}
     assert smtp_server.connections == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork()")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() with threads running
+def test_a_child_forked_while_a_thread_holds_the_rate_limit_can_still_send(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    bucket = TokenBucket(1000)
+    mailer = Mailer(smtp_server.host, smtp_server.port, security="none", rate_limit=bucket)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:  # a thread of the parent, mid-acquire at the fork
+        with bucket._lock:
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold_the_lock)
+    thread.start()
+    holding.wait(10)
+    pid = os.fork()
+    if pid == 0:  # the child: without a fresh lock, this send would wait forever
+        code = 1
+        try:
+            code = 0 if mailer.send(envelope("child"))[0].ok else 2
+        finally:
+            os._exit(code)
+    release.set()
+    thread.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    mailer.close()
+    assert "child" in connection_of(smtp_server)
 
 
 def test_pooled_connections_are_closed_with_quit_at_interpreter_exit(
