@@ -64,10 +64,11 @@ def test_devserver_command_prints_where_to_look_and_stops_on_ctrl_c(tmp_path: Pa
     )  # fmt: skip
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(3)]
+        lines = [process.stdout.readline() for _ in range(4)]
         url = next(line.split()[1] for line in lines if line.startswith("URL"))
         assert url.startswith("smtp://127.0.0.1:")
         assert any(line.startswith(f"Maildir {maildir}") for line in lines)
+        assert lines[-1].startswith("0 message(s) kept")
         with Mailer.from_url(url) as mailer:
             [result] = mailer.send(_message())
         assert result.ok
@@ -76,7 +77,7 @@ def test_devserver_command_prints_where_to_look_and_stops_on_ctrl_c(tmp_path: Pa
     finally:
         process.kill()
         process.wait()
-    assert len(list(maildir.rglob("*.eml"))) == 1
+    assert len(list((maildir / "new").iterdir())) == 1
 
 
 def _message() -> EmailMessage:
