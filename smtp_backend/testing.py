@@ -50,70 +50,61 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+DEV_EXTRA = (
+    "the smtp_server fixtures need the 'dev' extra (aiosmtpd and trustme): "
+    "pip install 'smtp-backend[dev]'"
+)
+
+
 @functools.cache
 def _server_class() -> type[DevServer]:
     """SMTPTestServer, defined on first use: the dev server imports aiosmtpd."""
     try:
         from .devserver import DevServer
-    except ImportError as exc:
-        raise pytest.UsageError(
-            f"the smtp_server fixtures need the 'dev' extra ({exc.name} is missing): "
-            "pip install 'smtp-backend[dev]'"
-        ) from None
+    except ImportError:
+        raise pytest.UsageError(DEV_EXTRA) from None
 
     class SMTPTestServer(DevServer):
         """The dev server for a test: free loopback port, no web inbox, quiet.
 
-        With ``tls=True`` STARTTLS presents a certificate from a throwaway CA that
-        :meth:`client_context` trusts; with ``auth=(user, password)`` AUTH is required.
+        With ``tls=True`` STARTTLS presents a certificate from a CA of its own, whose
+        certificate is ``ca_file`` (``url`` carries it); with ``auth=(user, password)``
+        AUTH is required.
         """
 
-        def __init__(self, *, tls: bool = False, **options: Any) -> None:
+        def __init__(self, **options: Any) -> None:
             options.setdefault("port", 0)
             options.setdefault("quiet", True)
-            super().__init__(web_port=None, tls=False, **options)
-            self._ca: Any = None
-            if tls:
-                self._ca = _trustme().CA()
-                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-                self._ca.issue_cert(*SERVER_IDENTITIES).configure_cert(context)
-                self.tls_context = context
+            try:
+                super().__init__(web_port=None, **options)
+            except RuntimeError as exc:  # tls=True without trustme
+                raise pytest.UsageError(f"{exc}") from None
 
         def client_context(self) -> ssl.SSLContext:
             """A verifying client context that trusts this server's certificate."""
-            if self._ca is None:
+            if self.ca_file is None:
                 raise RuntimeError("this server has no TLS: mark the test smtp_server(tls=True)")
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            self._ca.configure_trust(context)
-            return context
+            return ssl.create_default_context(cafile=str(self.ca_file))
 
         @property
         def url(self) -> str:
-            """A Mailer URL for this server (STARTTLS when it offers TLS, its credentials)."""
-            scheme = "smtp+starttls" if self._ca is not None else "smtp"
+            """A Mailer URL for this server: STARTTLS trusting ``ca_file`` when it offers TLS,
+            its credentials when it requires AUTH."""
+            scheme = "smtp+starttls" if self.ca_file is not None else "smtp"
             userinfo = ""
             if self.auth is not None:
                 user, password = (urllib.parse.quote(part, safe="") for part in self.auth)
                 userinfo = f"{user}:{password}@"
-            return f"{scheme}://{userinfo}{self.host}:{self.port}"
+            query = ""
+            if self.ca_file is not None:
+                query = "?" + urllib.parse.urlencode({"ca_file": str(self.ca_file)})
+            return f"{scheme}://{userinfo}{self.host}:{self.port}{query}"
 
         def mailer(self, **options: Any) -> Mailer:
             """A Mailer for this server (close it, or use it in a ``with`` block)."""
-            if self._ca is not None:
-                options.setdefault("ssl_context", self.client_context())
             return Mailer.from_url(self.url, **options)
 
     return SMTPTestServer
-
-
-def _trustme() -> Any:
-    try:
-        import trustme
-    except ImportError:
-        raise pytest.UsageError(
-            "smtp_server(tls=True) needs trustme: pip install trustme"
-        ) from None
-    return trustme
 
 
 def __getattr__(name: str) -> object:
@@ -173,12 +164,13 @@ class Outbox(list[CapturedMessage]):
 
 @pytest.fixture
 def smtp_outbox(monkeypatch: pytest.MonkeyPatch) -> Outbox:
-    """Every Mailer and AsyncMailer captures instead of sending during the test."""
+    """Every Mailer and AsyncMailer captures instead of sending during the test: ``send``,
+    and ``open`` (which then connects nowhere), so nothing reaches the network."""
     from .mailer.aio import AsyncMailer
 
     outbox = Outbox()
-    send = Mailer.send
-    asend = AsyncMailer.send
+    send, open_ = Mailer.send, Mailer.open
+    asend, aopen = AsyncMailer.send, AsyncMailer.open
 
     def capturing_send(
         self: Mailer, messages: MailItem | Iterable[MailItem], **options: Any
@@ -196,6 +188,16 @@ def smtp_outbox(monkeypatch: pytest.MonkeyPatch) -> Outbox:
         outbox.add(captured)
         return results
 
+    def capturing_open(self: Mailer) -> None:
+        with self.capture():
+            open_(self)  # a capturing Mailer opens nothing
+
+    async def capturing_aopen(self: AsyncMailer) -> None:
+        with self.capture():
+            await aopen(self)
+
     monkeypatch.setattr(Mailer, "send", capturing_send)
+    monkeypatch.setattr(Mailer, "open", capturing_open)
     monkeypatch.setattr(AsyncMailer, "send", capturing_asend)
+    monkeypatch.setattr(AsyncMailer, "open", capturing_aopen)
     return outbox
