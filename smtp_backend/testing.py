@@ -24,14 +24,13 @@ from __future__ import annotations
 import functools
 import ssl
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .mailer import Mailer, MailItem
+from .mailer import Mailer
 from .mailer.capture import CapturedMessage
-from .results import SendResult
 
 if TYPE_CHECKING:
     from .devserver import DevServer
@@ -150,54 +149,13 @@ def smtp_server(request: pytest.FixtureRequest, _smtp_backend_servers: ServerFac
 class Outbox(list[CapturedMessage]):
     """The messages every Mailer captured during the test, in the order they were sent."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._seen: set[int] = set()
-
-    def add(self, records: Iterable[CapturedMessage]) -> None:
-        """Append records not already here (one record may reach two nested captures)."""
-        for record in records:
-            if id(record) not in self._seen:
-                self._seen.add(id(record))
-                self.append(record)
-
 
 @pytest.fixture
-def smtp_outbox(monkeypatch: pytest.MonkeyPatch) -> Outbox:
-    """Every Mailer and AsyncMailer captures instead of sending during the test: ``send``,
-    and ``open`` (which then connects nowhere), so nothing reaches the network."""
-    from .mailer.aio import AsyncMailer
-
-    outbox = Outbox()
-    send, open_ = Mailer.send, Mailer.open
-    asend, aopen = AsyncMailer.send, AsyncMailer.open
-
-    def capturing_send(
-        self: Mailer, messages: MailItem | Iterable[MailItem], **options: Any
-    ) -> list[SendResult]:
-        with self.capture() as captured:
-            results = send(self, messages, **options)
-        outbox.add(captured)
-        return results
-
-    async def capturing_asend(
-        self: AsyncMailer, messages: MailItem | Iterable[MailItem], **options: Any
-    ) -> list[SendResult]:
-        with self.capture() as captured:
-            results = await asend(self, messages, **options)
-        outbox.add(captured)
-        return results
-
-    def capturing_open(self: Mailer) -> None:
-        with self.capture():
-            open_(self)  # a capturing Mailer opens nothing
-
-    async def capturing_aopen(self: AsyncMailer) -> None:
-        with self.capture():
-            await aopen(self)
-
-    monkeypatch.setattr(Mailer, "send", capturing_send)
-    monkeypatch.setattr(Mailer, "open", capturing_open)
-    monkeypatch.setattr(AsyncMailer, "send", capturing_asend)
-    monkeypatch.setattr(AsyncMailer, "open", capturing_aopen)
-    return outbox
+def smtp_outbox() -> Iterator[Outbox]:
+    """Every Mailer and AsyncMailer of the process captures instead of sending during the
+    test: ``send``, and ``open`` (which then connects nowhere), so nothing reaches the
+    network. Django's backend sees the capture too and fills ``django.core.mail.outbox``
+    with the same messages (one capture, two views)."""
+    with Mailer.capture_every_mailer(Outbox()) as outbox:
+        assert isinstance(outbox, Outbox)
+        yield outbox

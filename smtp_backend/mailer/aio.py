@@ -239,7 +239,7 @@ class AsyncMailer(MailerBase[AsyncConnectionFactory, AsyncConnectionPool]):
 
     async def open(self) -> None:
         """Make sure one connection can be opened now; see ``Mailer.open``."""
-        if self._outboxes:
+        if self.capturing:
             return
         connection = await self._pool.acquire(self._deadline())
         await self._pool.release(connection, reusable=True)

@@ -290,3 +290,39 @@ def test_without_the_dev_extra_the_error_says_what_to_install(
         ["*need the 'dev' extra (aiosmtpd and trustme): pip install 'smtp-backend?dev?'"]
     )
     result.stdout.no_fnmatch_line("*None is missing*")
+
+
+def test_smtp_outbox_and_djangos_mail_outbox_are_two_views_of_one_capture(
+    run_user_tests,  # type: ignore[no-untyped-def]
+) -> None:
+    with socket.socket() as unused:  # a port nobody listens on: any real connection fails
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    run_user_tests(
+        """
+        from django.core import mail
+
+        def test_with_get_connection(smtp_outbox):
+            mail.outbox = []
+            with mail.get_connection() as connection:  # opens: must not connect
+                sent = connection.send_messages(
+                    [mail.EmailMessage("Hi", "body", "a@example.test", ["b@example.test"])]
+                )
+            mail.send_mail("Second", "body", "a@example.test", ["c@example.test"])
+            assert sent == 1
+            assert [m.subject for m in mail.outbox] == ["Hi", "Second"]
+            assert [c.recipients for c in smtp_outbox] == [("b@example.test",), ("c@example.test",)]
+            assert mail.outbox[0].captured is smtp_outbox[0]  # the same record, seen twice
+        """,
+        conftest=f"""
+        import django
+        from django.conf import settings
+
+        settings.configure(
+            EMAIL_BACKEND="django_smtp_backend.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT={port},
+        )
+        django.setup()
+        """,
+    )
