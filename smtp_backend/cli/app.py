@@ -11,7 +11,6 @@ from .check import check
 from .devserver import devserver
 from .send import send
 
-
 # The commands report every message themselves (numbered as the user's files are): the
 # library's warnings, printed by logging's last resort, would say it again, numbered from 0.
 logging.getLogger("smtp_backend").addHandler(logging.NullHandler())
