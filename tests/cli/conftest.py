@@ -73,25 +73,3 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def devserver_factory_for_cli() -> Iterator[Callable[..., Any]]:
-    """``devserver_factory_for_cli(**options)``: a running dev server (SMTP only)."""
-    from smtp_backend.devserver import DevServer
-
-    servers: list[DevServer] = []
-
-    def start(**options: Any) -> DevServer:
-        server = DevServer(port=0, web_port=None, quiet=True, **options)
-        servers.append(server.start())
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
-def devserver_for_cli(devserver_factory_for_cli: Callable[..., Any]) -> Any:
-    return devserver_factory_for_cli()

@@ -7,13 +7,16 @@ import email.policy
 import mailbox
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from smtp_backend.devserver import DevServer
+from tests.devserver.conftest import DevServerFactory, devserver, devserver_factory
 from tests.servers import AUTH_PASSWORD, AUTH_USER, RecordingSMTPServer
 
 from .conftest import Invoke
+
+__all__ = ["devserver", "devserver_factory"]  # the dev server tests' fixtures, used here
 
 
 def url(server: RecordingSMTPServer) -> str:
@@ -205,21 +208,21 @@ def test_piped_output_fits_80_columns_and_keeps_plain_lines_whole(
 
 
 def test_a_local_dev_server_is_reached_with_just_its_port(
-    invoke: Invoke, devserver_for_cli: Any
+    invoke: Invoke, devserver: DevServer
 ) -> None:
     result = invoke(
-        "send", "--port", str(devserver_for_cli.port), "--from", "a@example.test",
+        "send", "--port", str(devserver.port), "--from", "a@example.test",
         "--to", "b@example.test", "--subject", "to the dev server", "--body", "x",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert [m.subject for m in devserver_for_cli.messages] == ["to the dev server"]
-    assert devserver_for_cli.messages[0].tls is False
+    assert [m.subject for m in devserver.messages] == ["to the dev server"]
+    assert devserver.messages[0].tls is False
 
 
 def test_on_loopback_tls_is_still_used_and_verified_when_offered(
-    invoke: Invoke, devserver_factory_for_cli: Any
+    invoke: Invoke, devserver_factory: DevServerFactory
 ) -> None:
-    server = devserver_factory_for_cli(tls=True)
+    server = devserver_factory(tls=True, web_port=None)
     common = ("--from", "a@example.test", "--to", "b@example.test", "--body", "x")
     refused = invoke("send", "--port", str(server.port), *common)
     assert refused.exit_code == 2 and "certificate" in refused.stderr.lower()
@@ -229,15 +232,15 @@ def test_on_loopback_tls_is_still_used_and_verified_when_offered(
 
 
 def test_a_login_on_loopback_keeps_the_starttls_default(
-    invoke: Invoke, devserver_for_cli: Any
+    invoke: Invoke, devserver: DevServer
 ) -> None:
     result = invoke(
-        "send", "--port", str(devserver_for_cli.port), "--user", "u", "--password", "p",
+        "send", "--port", str(devserver.port), "--user", "u", "--password", "p",
         "--from", "a@example.test", "--to", "b@example.test", "--body", "x",
     )  # fmt: skip
     assert result.exit_code == 2
     assert "STARTTLS" in result.stderr
-    assert devserver_for_cli.messages == []
+    assert devserver.messages == []
 
 
 def test_a_server_that_cannot_be_reached_exits_2(invoke: Invoke, unused_port: int) -> None:

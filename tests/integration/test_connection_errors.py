@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import ssl
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,13 +23,6 @@ def message() -> EmailMessage:
     m["From"], m["To"], m["Subject"] = "a@example.test", "b@example.test", "hi"
     m.set_content("x")
     return m
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        return int(unused.getsockname()[1])
 
 
 def test_a_refused_connection_names_the_server_and_the_phase(closed_port: int) -> None:
