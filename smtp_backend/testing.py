@@ -6,17 +6,20 @@ Fixtures:
     A :class:`SMTPTestServer` (the dev server, no web inbox) on a free loopback port.
     Options with ``@pytest.mark.smtp_server(tls=True, auth=("user", "pass"),
     chunking=False, smtputf8=False, size_limit=1000)``. ``server.messages`` holds every
-    message received (envelope, raw ``data``, parsed helpers); ``server.url`` and
-    ``server.mailer()`` connect to it (trusting its TLS certificate).
+    message received (envelope, raw ``data``, parsed helpers); with ``tls=True``
+    ``server.ca_file`` is its CA certificate; ``server.url`` (carrying ``ca_file``) and
+    ``server.mailer()`` connect to it, verifying it.
 ``smtp_server_factory``
     ``smtp_server_factory(**options)`` starts another server; all stop after the test.
 ``smtp_outbox``
-    Every ``Mailer`` and ``AsyncMailer`` of the process captures instead of sending
-    during the test; the list holds each :class:`~smtp_backend.CapturedMessage`.
+    Every ``Mailer`` and ``AsyncMailer`` of the process captures instead of sending or
+    opening a connection during the test; the list holds each
+    :class:`~smtp_backend.CapturedMessage`. Django's backend puts the same messages in
+    ``django.core.mail.outbox``.
 
 A project's own ``conftest.py`` fixtures of the same names take precedence, as
-conftest fixtures always do over a plugin's. The server needs the ``dev`` extra
-(aiosmtpd), imported only when a server fixture is used; ``tls=True`` needs trustme.
+conftest fixtures always do over a plugin's. The server fixtures need the ``dev``
+extra (aiosmtpd, trustme), imported only when one is used.
 """
 
 from __future__ import annotations
