@@ -20,16 +20,24 @@ def only_this_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def run_user_tests(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
-    """Write ``source`` as a user's test module and run it with the plugin loaded."""
+def run_user_tests(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Write ``source`` as a user's test module and run it with the plugin loaded; with
+    ``subprocess=True`` in a fresh interpreter (one that has configured nothing yet)."""
+    # a subprocess imports this checkout's packages, whatever is installed
+    paths = [str(REPO), str(REPO / "integrations"), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
 
-    def run(source: str, *, conftest: str | None = None, passed: int = 1) -> pytest.RunResult:
+    def run(
+        source: str, *, conftest: str | None = None, passed: int = 1, subprocess: bool = False
+    ) -> pytest.RunResult:
         if conftest is not None:
             pytester.makeconftest(conftest)
         pytester.makepyfile(test_user=source)
-        result = pytester.runpytest_inprocess(
-            "-p", "smtp_backend.testing", "-p", "no:cacheprovider"
-        )
+        options = ("-p", "smtp_backend.testing", "-p", "no:cacheprovider")
+        if subprocess:
+            result = pytester.runpytest_subprocess(*options)
+        else:
+            result = pytester.runpytest_inprocess(*options)
         result.assert_outcomes(passed=passed)
         return result
 
@@ -325,4 +333,5 @@ def test_smtp_outbox_and_djangos_mail_outbox_are_two_views_of_one_capture(
         )
         django.setup()
         """,
+        subprocess=True,  # Django's settings are configured once per process
     )
