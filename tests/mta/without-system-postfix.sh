@@ -23,5 +23,7 @@ for dir in $dirs; do
 done
 grep -v '^postfix:' /etc/passwd > $work/passwd; mount --bind $work/passwd /etc/passwd
 grep -vE '^(postfix|postdrop):' /etc/group > $work/group; mount --bind $work/group /etc/group
-echo "hidden: postfix on PATH: $(command -v postfix || echo none); /usr/sbin/smtp-sink: $(ls /usr/sbin/smtp-sink 2>&1 | tail -c 30); /usr/lib/postfix: $(ls /usr/lib/postfix | wc -l) entries; id postfix: $(id postfix 2>&1)"
+echo "without-system-postfix: postfix on PATH: $(command -v postfix || echo none);" \
+    "/usr/lib/postfix/sbin: $(ls /usr/lib/postfix/sbin 2>/dev/null | wc -l) files;" \
+    "account postfix: $(getent passwd postfix || echo none)"
 "$@"
