@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--web-port", type=int, help=f"web inbox port ({DEFAULT_WEB_PORT}, else any free)"
     )
-    parser.add_argument("--maildir", help="keep each caught message in DIR as <id>.eml")
+    parser.add_argument("--maildir", help="keep the caught messages in DIR, a Maildir")
     parser.add_argument("--no-wait", action="store_true", help="stop the dev server at the end")
     return parser
 

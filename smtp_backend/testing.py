@@ -6,17 +6,20 @@ Fixtures:
     A :class:`SMTPTestServer` (the dev server, no web inbox) on a free loopback port.
     Options with ``@pytest.mark.smtp_server(tls=True, auth=("user", "pass"),
     chunking=False, smtputf8=False, size_limit=1000)``. ``server.messages`` holds every
-    message received (envelope, raw ``data``, parsed helpers); ``server.url`` and
-    ``server.mailer()`` connect to it (trusting its TLS certificate).
+    message received (envelope, raw ``data``, parsed helpers); with ``tls=True``
+    ``server.ca_file`` is its CA certificate; ``server.url`` (carrying ``ca_file``) and
+    ``server.mailer()`` connect to it, verifying it.
 ``smtp_server_factory``
     ``smtp_server_factory(**options)`` starts another server; all stop after the test.
 ``smtp_outbox``
-    Every ``Mailer`` and ``AsyncMailer`` of the process captures instead of sending
-    during the test; the list holds each :class:`~smtp_backend.CapturedMessage`.
+    Every ``Mailer`` and ``AsyncMailer`` of the process captures instead of sending or
+    opening a connection during the test; the list holds each
+    :class:`~smtp_backend.CapturedMessage`. Django's backend puts the same messages in
+    ``django.core.mail.outbox``.
 
 A project's own ``conftest.py`` fixtures of the same names take precedence, as
-conftest fixtures always do over a plugin's. The server needs the ``dev`` extra
-(aiosmtpd), imported only when a server fixture is used; ``tls=True`` needs trustme.
+conftest fixtures always do over a plugin's. The server fixtures need the ``dev``
+extra (aiosmtpd, trustme), imported only when one is used.
 """
 
 from __future__ import annotations
@@ -24,14 +27,13 @@ from __future__ import annotations
 import functools
 import ssl
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .mailer import Mailer, MailItem
+from .mailer import Mailer
 from .mailer.capture import CapturedMessage
-from .results import SendResult
 
 if TYPE_CHECKING:
     from .devserver import DevServer
@@ -50,70 +52,61 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+DEV_EXTRA = (
+    "the smtp_server fixtures need the 'dev' extra (aiosmtpd and trustme): "
+    "pip install 'smtp-backend[dev]'"
+)
+
+
 @functools.cache
 def _server_class() -> type[DevServer]:
     """SMTPTestServer, defined on first use: the dev server imports aiosmtpd."""
     try:
         from .devserver import DevServer
-    except ImportError as exc:
-        raise pytest.UsageError(
-            f"the smtp_server fixtures need the 'dev' extra ({exc.name} is missing): "
-            "pip install 'smtp-backend[dev]'"
-        ) from None
+    except ImportError:
+        raise pytest.UsageError(DEV_EXTRA) from None
 
     class SMTPTestServer(DevServer):
         """The dev server for a test: free loopback port, no web inbox, quiet.
 
-        With ``tls=True`` STARTTLS presents a certificate from a throwaway CA that
-        :meth:`client_context` trusts; with ``auth=(user, password)`` AUTH is required.
+        With ``tls=True`` STARTTLS presents a certificate from a CA of its own, whose
+        certificate is ``ca_file`` (``url`` carries it); with ``auth=(user, password)``
+        AUTH is required.
         """
 
-        def __init__(self, *, tls: bool = False, **options: Any) -> None:
+        def __init__(self, **options: Any) -> None:
             options.setdefault("port", 0)
             options.setdefault("quiet", True)
-            super().__init__(web_port=None, tls=False, **options)
-            self._ca: Any = None
-            if tls:
-                self._ca = _trustme().CA()
-                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-                self._ca.issue_cert(*SERVER_IDENTITIES).configure_cert(context)
-                self.tls_context = context
+            try:
+                super().__init__(web_port=None, **options)
+            except RuntimeError as exc:  # tls=True without trustme
+                raise pytest.UsageError(f"{exc}") from None
 
         def client_context(self) -> ssl.SSLContext:
             """A verifying client context that trusts this server's certificate."""
-            if self._ca is None:
+            if self.ca_file is None:
                 raise RuntimeError("this server has no TLS: mark the test smtp_server(tls=True)")
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            self._ca.configure_trust(context)
-            return context
+            return ssl.create_default_context(cafile=str(self.ca_file))
 
         @property
         def url(self) -> str:
-            """A Mailer URL for this server (STARTTLS when it offers TLS, its credentials)."""
-            scheme = "smtp+starttls" if self._ca is not None else "smtp"
+            """A Mailer URL for this server: STARTTLS trusting ``ca_file`` when it offers TLS,
+            its credentials when it requires AUTH."""
+            scheme = "smtp+starttls" if self.ca_file is not None else "smtp"
             userinfo = ""
             if self.auth is not None:
                 user, password = (urllib.parse.quote(part, safe="") for part in self.auth)
                 userinfo = f"{user}:{password}@"
-            return f"{scheme}://{userinfo}{self.host}:{self.port}"
+            query = ""
+            if self.ca_file is not None:
+                query = "?" + urllib.parse.urlencode({"ca_file": str(self.ca_file)})
+            return f"{scheme}://{userinfo}{self.host}:{self.port}{query}"
 
         def mailer(self, **options: Any) -> Mailer:
             """A Mailer for this server (close it, or use it in a ``with`` block)."""
-            if self._ca is not None:
-                options.setdefault("ssl_context", self.client_context())
             return Mailer.from_url(self.url, **options)
 
     return SMTPTestServer
-
-
-def _trustme() -> Any:
-    try:
-        import trustme
-    except ImportError:
-        raise pytest.UsageError(
-            "smtp_server(tls=True) needs trustme: pip install trustme"
-        ) from None
-    return trustme
 
 
 def __getattr__(name: str) -> object:
@@ -159,43 +152,13 @@ def smtp_server(request: pytest.FixtureRequest, _smtp_backend_servers: ServerFac
 class Outbox(list[CapturedMessage]):
     """The messages every Mailer captured during the test, in the order they were sent."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._seen: set[int] = set()
-
-    def add(self, records: Iterable[CapturedMessage]) -> None:
-        """Append records not already here (one record may reach two nested captures)."""
-        for record in records:
-            if id(record) not in self._seen:
-                self._seen.add(id(record))
-                self.append(record)
-
 
 @pytest.fixture
-def smtp_outbox(monkeypatch: pytest.MonkeyPatch) -> Outbox:
-    """Every Mailer and AsyncMailer captures instead of sending during the test."""
-    from .mailer.aio import AsyncMailer
-
-    outbox = Outbox()
-    send = Mailer.send
-    asend = AsyncMailer.send
-
-    def capturing_send(
-        self: Mailer, messages: MailItem | Iterable[MailItem], **options: Any
-    ) -> list[SendResult]:
-        with self.capture() as captured:
-            results = send(self, messages, **options)
-        outbox.add(captured)
-        return results
-
-    async def capturing_asend(
-        self: AsyncMailer, messages: MailItem | Iterable[MailItem], **options: Any
-    ) -> list[SendResult]:
-        with self.capture() as captured:
-            results = await asend(self, messages, **options)
-        outbox.add(captured)
-        return results
-
-    monkeypatch.setattr(Mailer, "send", capturing_send)
-    monkeypatch.setattr(AsyncMailer, "send", capturing_asend)
-    return outbox
+def smtp_outbox() -> Iterator[Outbox]:
+    """Every Mailer and AsyncMailer of the process captures instead of sending during the
+    test: ``send``, and ``open`` (which then connects nowhere), so nothing reaches the
+    network. Django's backend sees the capture too and fills ``django.core.mail.outbox``
+    with the same messages (one capture, two views)."""
+    with Mailer.capture_every_mailer(Outbox()) as outbox:
+        assert isinstance(outbox, Outbox)
+        yield outbox

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -79,3 +80,11 @@ def scripted_server(loopback_pki: LoopbackPKI) -> Iterator[ScriptedServer]:
     """A ScriptedServer; queue each connection's script with ``.play(...)``."""
     with ScriptedServer(ssl_context=loopback_pki.server_context()) as server:
         yield server
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -168,7 +168,7 @@ class EmailBackend(BaseEmailBackend):
         """
         if self.connection:
             return False
-        if self.config.capture:
+        if self._capturing():
             return True
         lease = contextlib.ExitStack()
         try:
@@ -280,7 +280,7 @@ class EmailBackend(BaseEmailBackend):
         if not batch:
             return 0
         try:
-            if self.config.capture:  # capture never does I/O: the blocking Mailer's is fine
+            if self._capturing():  # capture never does I/O: the blocking Mailer's is fine
                 results = self._send(batch)
             else:
                 mailer = shared_async_mailer(self.config)
@@ -305,7 +305,7 @@ class EmailBackend(BaseEmailBackend):
         """Through the shared Mailer; a connection error is raised unless ``fail_silently``."""
         envelopes = [envelope for _, envelope in batch]
         try:
-            if not self.config.capture:
+            if not self._capturing():
                 results = self.mailer.send(envelopes)
             else:
                 results = self._capture(batch, envelopes)
@@ -315,6 +315,11 @@ class EmailBackend(BaseEmailBackend):
             results = []
         self._local.results = results
         return results
+
+    def _capturing(self) -> bool:
+        """``capture=True``, or every Mailer is capturing (the pytest plugin's smtp_outbox):
+        either way the messages go to ``mail.outbox`` too."""
+        return self.config.capture or self.mailer.capturing
 
     def _capture(self, batch: Batch, envelopes: list[Envelope]) -> list[SendResult]:
         with self.mailer.capture() as captured:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ class MailSettings:
         """Read ``config``; ``MAIL_DEBUG`` defaults to ``app.debug`` and
         ``MAIL_SUPPRESS_SEND`` to ``app.testing``, as in Flask-Mail."""
         get = config.get
+        ca_file = get("MAIL_CA_FILE")
+        if ca_file and not os.path.isfile(ca_file):  # found now, not at the first send
+            raise ValueError(f"MAIL_CA_FILE: no such file: {ca_file}")
         max_emails = get("MAIL_MAX_EMAILS")
         if max_emails is not None and int(max_emails) < 1:
             raise ValueError(f"MAIL_MAX_EMAILS must be a positive number, not {max_emails!r}")
@@ -63,7 +67,7 @@ class MailSettings:
             url=get("MAIL_URL"),
             pool_size=_optional(get("MAIL_POOL_SIZE"), int),
             verify_tls=bool(get("MAIL_VERIFY_TLS", True)),
-            ca_file=get("MAIL_CA_FILE"),
+            ca_file=ca_file,
             oauth_token=get("MAIL_OAUTH_TOKEN"),
             rate_limit=_optional(get("MAIL_RATE_LIMIT"), float),
             retries=_optional(get("MAIL_RETRIES"), int),

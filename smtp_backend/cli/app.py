@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from .. import __version__
 from .check import check
 from .devserver import devserver
 from .send import send
+
+# The commands report every message themselves (numbered as the user's files are): the
+# library's warnings, printed by logging's last resort, would say it again, numbered from 0.
+logging.getLogger("smtp_backend").addHandler(logging.NullHandler())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

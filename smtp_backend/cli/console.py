@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from rich.console import Console
 
-#: Columns used when the output is not a terminal (a pipe, a file, a test): wide, never wrapped.
-PIPE_WIDTH = 200
-
 
 def console(*, stderr: bool = False) -> Console:
-    """A console on stdout (or stderr); colours only on a terminal."""
+    """A console on stdout (or stderr); colours only on a terminal.
+
+    Piped, tables fit rich's default width ($COLUMNS, else 80) and a plain line is never
+    wrapped (soft wrap), so ``grep`` finds it whole.
+    """
     probe = Console(stderr=stderr)
     if probe.is_terminal:
         return Console(stderr=stderr, highlight=False)
-    return Console(stderr=stderr, highlight=False, width=PIPE_WIDTH, no_color=True)
+    return Console(stderr=stderr, highlight=False, no_color=True, soft_wrap=True)

@@ -85,7 +85,9 @@ def _chunks(items: Iterator[tuple[str, MailItem]]) -> Iterator[list[tuple[str, M
 def reason(result: SendResult) -> str:
     """Why a message was not (fully) delivered, in the server's words where it said any."""
     parts = [f"{address}: {reply.code} {reply.text}" for address, reply in result.refused.items()]
-    if result.reply is not None and result.state is not MessageState.SENT:
+    # every recipient refused: the message's reply is the last of those, already shown
+    repeated = result.reply is not None and result.reply in result.refused.values()
+    if result.reply is not None and result.state is not MessageState.SENT and not repeated:
         parts.append(f"{result.reply.code} {result.reply.text}")
     elif result.error is not None and not parts:
         parts.append(str(result.error) or type(result.error).__name__)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
 
 import click
@@ -22,15 +20,18 @@ def _credentials(
     return user, password
 
 
+_DIRECTORY = click.Path(file_okay=False, path_type=Path)
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address.")
 @click.option("--port", type=click.IntRange(0, 65535), default=1025, show_default=True)
 @click.option("--web-port", type=click.IntRange(0, 65535), default=8025, show_default=True)
 @click.option("--no-web", is_flag=True, help="No web inbox.")
-@click.option(
-    "--maildir", type=click.Path(file_okay=False, path_type=Path), help="Keep .eml files here."
-)
-@click.option("--tls", is_flag=True, help="Offer STARTTLS (a throwaway self-signed certificate).")
+@click.option("--maildir", type=_DIRECTORY, help="Keep the messages in this Maildir.")
+@click.option("--eml-dir", type=_DIRECTORY, help="Keep each message here as <id>.eml + .json.")
+@click.option("--tls", is_flag=True, help="Offer STARTTLS, with a certificate from a local CA.")
+@click.option("--tls-dir", type=_DIRECTORY, help="Keep the CA here (clients trust DIR/ca.pem).")
 @click.option("--auth", callback=_credentials, metavar="USER:PASSWORD", help="Require AUTH.")
 @click.option("--no-chunking", is_flag=True, help="Do not offer BDAT.")
 @click.option("--size-limit", type=click.IntRange(min=1), help="Refuse larger messages (bytes).")
@@ -43,7 +44,9 @@ def devserver(
     web_port: int,
     no_web: bool,
     maildir: Path | None,
+    eml_dir: Path | None,
     tls: bool,
+    tls_dir: Path | None,
     auth: tuple[str, str] | None,
     no_chunking: bool,
     size_limit: int | None,
@@ -52,6 +55,7 @@ def devserver(
     """Catch every message sent to a local SMTP port; show it on the web. Ctrl-C stops."""
     try:
         from ..devserver import DevServer
+        from ..devserver.console import banner, wait_for_interrupt
     except ImportError as exc:  # aiosmtpd, from the dev extra
         raise click.ClickException(
             f"the dev server needs the 'dev' extra ({exc.name} is missing): "
@@ -63,7 +67,9 @@ def devserver(
             port=port,
             web_port=None if no_web else web_port,
             maildir=maildir,
-            tls=tls,
+            eml_dir=eml_dir,
+            tls=tls or tls_dir is not None,
+            tls_dir=tls_dir,
             auth=auth,
             chunking=not no_chunking,
             size_limit=size_limit,
@@ -72,25 +78,8 @@ def devserver(
     except (OSError, ValueError, RuntimeError) as exc:
         click.echo(f"devserver: {exc}", err=True)
         ctx.exit(EXIT_FAILED)
-    scheme = "smtp+starttls" if tls else "smtp"
-    userinfo = f"{auth[0]}:PASSWORD@" if auth else ""
-    click.echo(f"SMTP    {server.host}:{server.port}" + (" (STARTTLS offered)" if tls else ""))
-    click.echo(f"URL     {scheme}://{userinfo}{server.host}:{server.port}")
-    if server.web_url:
-        click.echo(f"Inbox   {server.web_url}")
-    if maildir is not None:
-        click.echo(f"Maildir {maildir}")
-    click.echo(f"{len(server.messages)} message(s) kept; Ctrl-C to stop", nl=True)
-    _wait_for_interrupt()
-    server.stop()
-
-
-def _wait_for_interrupt() -> None:
-    """Block until Ctrl-C or SIGTERM."""
-    stopping = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    click.echo("\n".join(banner(server)))
     try:
-        stopping.wait()
-    except KeyboardInterrupt:
-        pass
+        wait_for_interrupt()
+    finally:
+        server.stop()

@@ -16,6 +16,7 @@ import click
 
 from ..mailer.connect import OPPORTUNISTIC, SECURITY_MODES
 from ..mailer.urls import parse_mailer_url
+from ..protocol.session import is_loopback
 from ..timeouts import DEFAULT_TIMEOUTS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,7 +65,10 @@ def server_options(command: F) -> F:
             type=click.Choice(SECURITY_MODES),
             help=(
                 "starttls (default), tls (implicit, port 465), none, or "
-                f"{OPPORTUNISTIC} (STARTTLS when offered, clear text otherwise)."
+                f"{OPPORTUNISTIC} (STARTTLS when offered, clear text otherwise). "
+                f"For a loopback host without --user (a local dev server) the default is "
+                f"{OPPORTUNISTIC}: clear text that never leaves the machine and carries no "
+                "password is harmless, and TLS is still used (and verified) when offered."
             ),
         ),
         click.option("--user", help="User name to log in with."),
@@ -113,6 +117,9 @@ def resolve_target(
     arguments.update({key: value for key, value in overrides.items() if value is not None})
     arguments.setdefault("host", "localhost")
     arguments.setdefault("timeout", DEFAULT_TIMEOUTS.command)  # check's client: one limit
+    if "security" not in arguments and not arguments.get("username"):
+        if is_loopback(arguments["host"], None, unix_socket=arguments["host"].startswith("/")):
+            arguments["security"] = OPPORTUNISTIC
     if arguments.get("username") and arguments.get("password") is None:
         if not prompt:
             raise click.UsageError(f"--user needs a password: --password or ${PASSWORD_ENV}")

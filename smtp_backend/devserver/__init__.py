@@ -1,14 +1,15 @@
 """A local mail catcher for development: SMTP on loopback, messages kept, a web inbox.
 
-Needs the ``dev`` extra (``pip install 'smtp-backend[dev]'``, which installs aiosmtpd)::
+Needs the ``dev`` extra (aiosmtpd, and trustme for ``tls=True``)::
 
     from smtp_backend.devserver import DevServer
 
-    with DevServer(port=1025, web_port=8025, maildir="mail") as server:
-        ...  # send mail to server.host:server.port, browse server.web_url
-        server.messages  # list[StoredMessage]
+    with DevServer(port=1025, web_port=8025, maildir="mail", tls=True) as server:
+        ...  # send mail to server.host:server.port, trusting server.ca_file
+        server.messages  # list[StoredMessage]; the inbox and its JSON API at server.web_url
 
-or from a shell: ``python -m smtp_backend.devserver --port 1025 --web-port 8025``.
+or from a shell: ``python -m smtp_backend.devserver --port 1025 --web-port 8025``
+(the API is documented in the README, "Dev server API").
 """
 
 from .console import main

@@ -1,4 +1,8 @@
-"""The dev server's command line: ``python -m smtp_backend.devserver [options]``."""
+"""The dev server's command line: ``python -m smtp_backend.devserver [options]``.
+
+``smtp-backend devserver`` (the ``cli`` extra) takes the same options and prints the
+same lines (``banner``); this one needs nothing beyond the ``dev`` extra.
+"""
 
 from __future__ import annotations
 
@@ -25,13 +29,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=1025, help="SMTP port (1025; 0: any free)")
     parser.add_argument("--web-port", type=int, default=8025, help="web inbox port (8025)")
     parser.add_argument("--no-web", action="store_true", help="no web inbox")
-    parser.add_argument("--maildir", help="keep each message in DIR as <id>.eml")
-    parser.add_argument("--tls", action="store_true", help="offer STARTTLS (self-signed)")
+    parser.add_argument("--maildir", help="keep the messages in DIR, a Maildir (new/ cur/ tmp/)")
+    parser.add_argument("--eml-dir", help="keep each message in DIR as <id>.eml + <id>.json")
+    parser.add_argument("--tls", action="store_true", help="offer STARTTLS")
+    parser.add_argument("--tls-dir", help="keep the CA in DIR (clients trust DIR/ca.pem)")
     parser.add_argument("--auth", type=_credentials, metavar="USER:PASSWORD", help="require AUTH")
     parser.add_argument("--no-chunking", action="store_true", help="do not offer BDAT")
     parser.add_argument("--size-limit", type=int, help="refuse messages over this many bytes")
     parser.add_argument("--quiet", action="store_true", help="no line per message")
     return parser
+
+
+def banner(server: DevServer) -> list[str]:
+    """Where to send and where to look, one line each, as both command lines print them."""
+    tls = server.ca_file is not None
+    userinfo = f"{server.auth[0]}:PASSWORD@" if server.auth else ""
+    scheme = "smtp+starttls" if tls else "smtp"
+    lines = [
+        f"SMTP    {server.host}:{server.port}" + (" (STARTTLS offered)" if tls else ""),
+        f"URL     {scheme}://{userinfo}{server.host}:{server.port}"
+        + (f"?ca_file={server.ca_file}" if tls else ""),
+    ]
+    if server.ca_file is not None:
+        lines.append(f"CA      {server.ca_file}  (trust it: ca_file= / --ca-file / MAIL_CA_FILE)")
+    if server.web_url:
+        lines.append(f"Inbox   {server.web_url}")
+    folder = server.maildir or server.eml_dir
+    if folder is not None:
+        kind = "Maildir" if server.maildir is not None else "EML dir"
+        lines.append(f"{kind} {folder}")
+    lines.append(f"{len(server.messages)} message(s) kept; Ctrl-C to stop")
+    return lines
+
+
+def wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    stopping = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             port=arguments.port,
             web_port=None if arguments.no_web else arguments.web_port,
             maildir=arguments.maildir,
-            tls=arguments.tls,
+            eml_dir=arguments.eml_dir,
+            tls=arguments.tls or arguments.tls_dir is not None,
+            tls_dir=arguments.tls_dir,
             auth=arguments.auth,
             chunking=not arguments.no_chunking,
             size_limit=arguments.size_limit,
@@ -52,17 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, RuntimeError) as error:
         print(f"devserver: {error}")
         return 1
-    stopping = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    print(f"SMTP on {server.host}:{server.port}" + (" (STARTTLS offered)" if arguments.tls else ""))
-    if server.web_url:
-        print(f"Inbox at {server.web_url}")
-    print(f"{len(server.messages)} messages kept; Ctrl-C to stop", flush=True)
+    print("\n".join(banner(server)), flush=True)
     try:
-        stopping.wait()
-    except KeyboardInterrupt:
-        pass
+        wait_for_interrupt()
     finally:
         server.stop()
     return 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import ssl
+import tempfile
 import threading
 import warnings
 from collections.abc import Callable
@@ -12,6 +14,7 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
+from .folders import EmlFolder, Folder, MaildirFolder
 from .session import CatchAllHandler, DevSMTP, PasswordCheck
 from .store import MessageStore, StoredMessage
 
@@ -38,6 +41,19 @@ def summary_line(message: StoredMessage) -> str:
     )
 
 
+def listen_error(error: OSError, what: str, host: str, port: int, flag: str) -> OSError:
+    """The error for a port that cannot be listened on, naming the port (and the way out)."""
+    if error.errno == errno.EADDRINUSE:
+        return OSError(
+            error.errno,
+            f"port {port} on {host} ({what}) is taken by another program:"
+            f" choose another with {flag} PORT ({flag} 0: any free port)",
+        )
+    return OSError(
+        error.errno, f"cannot listen on {host}:{port} ({what}): {error.strerror or error}"
+    )
+
+
 class DevServer:
     """A local SMTP server that accepts every message and keeps it for inspection.
 
@@ -59,6 +75,8 @@ class DevServer:
         on_message: Callable[[StoredMessage], object] | None = None,
         quiet: bool = False,
         allow_remote: bool = False,
+        eml_dir: str | Path | None = None,
+        tls_dir: str | Path | None = None,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(
@@ -73,8 +91,30 @@ class DevServer:
         self.port = port
         self.web_port = web_port
         self.allow_remote = allow_remote
-        self.store = MessageStore(Path(maildir) if maildir is not None else None)
-        self.tls_context = _tls_context() if tls else None
+        self.maildir = Path(maildir) if maildir is not None else None
+        self.eml_dir = Path(eml_dir) if eml_dir is not None else None
+        if maildir is not None and eml_dir is not None:
+            raise ValueError("maildir and eml_dir: give one place to keep the messages")
+        folder: Folder | None = None
+        if maildir is not None:
+            folder = MaildirFolder(Path(maildir))
+        elif eml_dir is not None:
+            folder = EmlFolder(Path(eml_dir))
+        self.store = MessageStore(folder)
+        # without tls_dir the CA lives (and clients find it) as long as this object
+        self._temporary_tls_dir: tempfile.TemporaryDirectory[str] | None = None
+        if tls and tls_dir is None:
+            self._temporary_tls_dir = tempfile.TemporaryDirectory(prefix="smtp-backend-ca-")
+            tls_dir = self._temporary_tls_dir.name
+        #: The CA certificate clients trust to verify STARTTLS (None without ``tls``).
+        self.ca_file: Path | None = None
+        self.tls_context: ssl.SSLContext | None = None
+        if tls:
+            from .tls import certificate_authority, server_context
+
+            assert tls_dir is not None
+            self.ca_file = certificate_authority(Path(tls_dir))
+            self.tls_context = server_context(Path(tls_dir))
         self.auth = auth
         self.chunking = chunking
         self.smtputf8 = smtputf8
@@ -90,7 +130,7 @@ class DevServer:
         return self.store.all()
 
     def clear(self) -> None:
-        """Forget every message, deleting its files from the maildir too."""
+        """Forget every message, deleting its files from the folder on disk too."""
         self.store.clear()
 
     @property
@@ -105,13 +145,21 @@ class DevServer:
             raise RuntimeError("the dev server is already running")
         self.store.load()
         smtp = _SMTPThread(self.host, self.port, self._new_session)
-        smtp.start()
+        try:
+            smtp.start()
+        except OSError as error:
+            raise listen_error(error, "SMTP", self.host, self.port, "--port") from None
         self._smtp, self.port = smtp, smtp.port
         if self.web_port is not None:
             from .web import WebInbox
 
             try:
                 self._web = WebInbox(self.store, self.host, self.web_port, self.allow_remote)
+            except OSError as error:
+                self.stop()
+                raise listen_error(
+                    error, "web inbox", self.host, self.web_port, "--web-port"
+                ) from None
             except BaseException:
                 self.stop()
                 raise
@@ -120,7 +168,7 @@ class DevServer:
         return self
 
     def stop(self) -> None:
-        """Stop listening; the messages stay in ``messages`` (and the maildir)."""
+        """Stop listening; the messages stay in ``messages`` (and the folder on disk)."""
         if self._web is not None:
             self._web.stop()
             self._web = None
@@ -164,12 +212,6 @@ class DevServer:
                 self.on_message(message)
             except Exception:  # the message is caught; a broken callback must not refuse it
                 logger.exception("on_message callback failed for message %s", message.id)
-
-
-def _tls_context() -> ssl.SSLContext:
-    from .tls import server_context
-
-    return server_context()
 
 
 class _SMTPThread:

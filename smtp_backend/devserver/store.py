@@ -1,26 +1,22 @@
-"""The caught messages: ``StoredMessage`` and the inbox that keeps them, in memory or a maildir.
-
-A maildir holds ``<id>.eml`` (the exact bytes received) beside ``<id>.json`` (the
-envelope), so a restarted server shows the same inbox; an ``.eml`` dropped in by
-hand is shown too, its envelope taken from its headers.
-"""
+"""The caught messages: ``StoredMessage`` and the inbox that keeps them (in memory, and
+in a folder on disk when given one: see ``folders``), telling listeners of each change."""
 
 from __future__ import annotations
 
 import email.policy
-import json
-import os
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import getaddresses
 from functools import cached_property
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .folders import Folder
 
 Attachment = tuple[str, str, bytes]  # (filename, content type, content)
 
@@ -69,6 +65,10 @@ class StoredMessage:
     @property
     def to(self) -> str:
         return self._header("To")
+
+    @property
+    def cc(self) -> str:
+        return self._header("Cc")
 
     @cached_property
     def headers(self) -> list[tuple[str, str]]:
@@ -146,31 +146,37 @@ def _filename(part: Message) -> str | None:
         return None
 
 
+Listener = Callable[[str, StoredMessage], object]  # ("created" | "deleted", message)
+
+
 class MessageStore:
     """Thread-safe: the SMTP loop adds, the web threads read and delete."""
 
-    def __init__(self, maildir: Path | None = None) -> None:
-        self.maildir = maildir
+    def __init__(self, folder: Folder | None = None) -> None:
+        self.folder = folder
         self._messages: dict[str, StoredMessage] = {}
         self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+
+    def listen(self, listener: Listener) -> None:
+        """Call ``listener(event, message)`` after each message is added or deleted."""
+        self._listeners.append(listener)
 
     def load(self) -> int:
-        """Read the maildir's messages (creating it if absent); returns how many."""
-        if self.maildir is None:
+        """Read the folder's messages (creating it if absent); returns how many."""
+        if self.folder is None:
             return 0
-        self.maildir.mkdir(parents=True, exist_ok=True)
-        loaded = [_read(path) for path in sorted(self.maildir.glob("*.eml"))]
+        loaded = self.folder.load()
         with self._lock:
-            for message in loaded:
-                if message is not None:
-                    self._messages[message.id] = message
-        return len(self._messages)
+            self._messages.update((message.id, message) for message in loaded)
+            return len(self._messages)
 
     def add(self, message: StoredMessage) -> None:
-        if self.maildir is not None:
-            _write(self.maildir, message)
+        if self.folder is not None:
+            self.folder.write(message)
         with self._lock:
             self._messages[message.id] = message
+        self._tell("created", message)
 
     def all(self) -> list[StoredMessage]:
         """Oldest first."""
@@ -184,64 +190,18 @@ class MessageStore:
 
     def delete(self, message_id: str) -> bool:
         with self._lock:
-            found = self._messages.pop(message_id, None) is not None
-        if found and self.maildir is not None:
-            for suffix in (".eml", ".json"):
-                (self.maildir / f"{message_id}{suffix}").unlink(missing_ok=True)
-        return found
+            message = self._messages.pop(message_id, None)
+        if message is None:
+            return False
+        if self.folder is not None:
+            self.folder.delete(message_id)
+        self._tell("deleted", message)
+        return True
 
     def clear(self) -> None:
         for message in self.all():
             self.delete(message.id)
 
-
-def _write(maildir: Path, message: StoredMessage) -> None:
-    envelope = {
-        "sender": message.sender,
-        "recipients": list(message.recipients),
-        "received_at": message.received_at.isoformat(),
-        "peer": message.peer,
-        "tls": message.tls,
-    }
-    # the envelope first: a reader that finds the .eml finds its envelope too
-    _write_atomically(maildir / f"{message.id}.json", json.dumps(envelope).encode())
-    _write_atomically(maildir / f"{message.id}.eml", message.data)
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(content)
-    os.replace(partial, path)
-
-
-def _read(path: Path) -> StoredMessage | None:
-    if not is_message_id(path.stem):
-        return None
-    data = path.read_bytes()
-    try:
-        envelope = json.loads(path.with_suffix(".json").read_bytes())
-        return StoredMessage(
-            id=path.stem,
-            sender=str(envelope["sender"]),
-            recipients=tuple(map(str, envelope["recipients"])),
-            data=data,
-            received_at=datetime.fromisoformat(envelope["received_at"]),
-            peer=str(envelope.get("peer", "")),
-            tls=bool(envelope.get("tls", False)),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return _from_headers(path, data)
-
-
-def _from_headers(path: Path, data: bytes) -> StoredMessage:
-    """An .eml without its envelope: sender and recipients as a mail client would see them."""
-    headers = BytesParser(policy=email.policy.compat32).parsebytes(data, headersonly=True)
-    senders = getaddresses(headers.get_all("From", []))
-    recipients = getaddresses([*headers.get_all("To", []), *headers.get_all("Cc", [])])
-    return StoredMessage(
-        id=path.stem,
-        sender=senders[0][1] if senders else "",
-        recipients=tuple(address for _name, address in recipients if address),
-        data=data,
-        received_at=datetime.fromtimestamp(path.stat().st_mtime, timezone.utc),
-    )
+    def _tell(self, event: str, message: StoredMessage) -> None:
+        for listener in list(self._listeners):
+            listener(event, message)

@@ -1,67 +1,53 @@
-"""A throwaway self-signed certificate for the dev server's STARTTLS.
+"""The dev server's certificate authority: a CA kept in a directory, and a server
+certificate it issues for localhost, 127.0.0.1 and ::1 at each start.
 
-Made with ``trustme`` when installed, else with ``cryptography``; the standard library
-cannot make one.
+Clients trust ``<dir>/ca.pem`` (``ca_file=``, ``ssl_cafile``, ``MAIL_CA_FILE``,
+``--ca-file``) and so verify the dev server as they would a real one. Given no
+directory, the CA lives in a temporary one for as long as the server runs.
 """
 
 from __future__ import annotations
 
 import ssl
-import tempfile
-from datetime import datetime, timedelta, timezone
-from ipaddress import ip_address
 from pathlib import Path
+from typing import Any
 
 IDENTITIES = ("localhost", "127.0.0.1", "::1")
+CA_FILE = "ca.pem"
+CA_KEY_FILE = "ca.key"
 
-MISSING_GENERATOR = (
-    "tls=True needs a package to generate the certificate: pip install trustme (or cryptography)"
-)
+MISSING_GENERATOR = "tls=True needs trustme to make certificates: pip install 'smtp-backend[dev]'"
 
 
-def server_context() -> ssl.SSLContext:
-    """A server context presenting a fresh certificate for localhost, 127.0.0.1 and ::1."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+def _trustme() -> Any:
     try:
         import trustme
     except ImportError:
-        _load_cryptography_certificate(context)
-    else:
-        trustme.CA().issue_cert(*IDENTITIES).configure_cert(context)
-    return context
-
-
-def _load_cryptography_certificate(context: ssl.SSLContext) -> None:
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-    except ImportError:
         raise RuntimeError(MISSING_GENERATOR) from None
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp-backend devserver")])
-    now = datetime.now(timezone.utc)
-    alternative_names: list[x509.GeneralName] = [x509.DNSName(IDENTITIES[0])]
-    alternative_names += [x509.IPAddress(ip_address(address)) for address in IDENTITIES[1:]]
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName(alternative_names), critical=False)
-        .sign(key, hashes.SHA256())
+    return trustme
+
+
+def certificate_authority(directory: Path) -> Path:
+    """The CA certificate in ``directory`` (made there on first use); returns its path."""
+    trustme = _trustme()
+    directory.mkdir(parents=True, exist_ok=True)
+    certificate, key = directory / CA_FILE, directory / CA_KEY_FILE
+    if not (certificate.exists() and key.exists()):
+        ca = trustme.CA(organization_name="smtp-backend devserver")
+        key.touch(mode=0o600)  # private from the first byte
+        key.write_bytes(ca.private_key_pem.bytes())
+        certificate.write_bytes(ca.cert_pem.bytes())
+    return certificate
+
+
+def server_context(directory: Path) -> ssl.SSLContext:
+    """A server context presenting a certificate, for the dev server's names, from the CA
+    in ``directory``."""
+    trustme = _trustme()
+    certificate_authority(directory)
+    ca = trustme.CA.from_pem(
+        (directory / CA_FILE).read_bytes(), (directory / CA_KEY_FILE).read_bytes()
     )
-    pem = certificate.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    # ssl loads a certificate chain only from a file; the file lives as long as this call
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "devserver.pem"
-        path.write_bytes(pem)
-        context.load_cert_chain(path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*IDENTITIES).configure_cert(context)
+    return context

@@ -20,7 +20,7 @@ from ..aio import AsyncSMTP
 from ..errors import SMTPConnectError, SMTPException
 from ..results import SendResult
 from .base import MailerBase
-from .connect import ConnectionSettings
+from .connect import CONNECTING, SETTING_UP, ConnectionSettings, locate
 from .planning import (
     Acquire,
     Acquired,
@@ -179,13 +179,19 @@ class AsyncConnectionFactory:
         smtp.allow_insecure_auth = s.allow_insecure_auth
         smtp.set_debuglevel(s.debuglevel)
         deadline = s.deadline(deadline)
-        code, message = await smtp.connect(deadline=deadline)
+        phase = CONNECTING
         try:
+            code, message = await smtp.connect(deadline=deadline)
             if code != 220:
                 raise SMTPConnectError(code, message)
+            phase = SETTING_UP
             await smtp.set_up(
                 s.security, s.login, context=s.ssl_context, deadline=deadline, where=s.address
             )
+        except OSError as error:
+            smtp.close()
+            locate(error, s.address, phase)
+            raise
         except BaseException:
             smtp.close()
             raise
@@ -239,7 +245,7 @@ class AsyncMailer(MailerBase[AsyncConnectionFactory, AsyncConnectionPool]):
 
     async def open(self) -> None:
         """Make sure one connection can be opened now; see ``Mailer.open``."""
-        if self._outboxes:
+        if self.capturing:
             return
         connection = await self._pool.acquire(self._deadline())
         await self._pool.release(connection, reusable=True)

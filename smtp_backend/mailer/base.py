@@ -13,7 +13,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from ..results import MessageState, SendResult
 from ..timeouts import Timeouts
@@ -265,7 +265,7 @@ class MailerBase(Generic[F, P]):
 
     def _capture(self, prepared: PreparedSend) -> list[SendResult] | None:
         """While capturing: each item recorded instead of sent, and its result; else None."""
-        outboxes = list(self._outboxes)
+        outboxes = [*self._outboxes, *MailerBase._every_mailers_outboxes]
         if not outboxes:
             return None
         results = dict(prepared.done)
@@ -304,6 +304,32 @@ class MailerBase(Generic[F, P]):
         return results
 
     # -- capture ------------------------------------------------------------------
+
+    #: Outboxes every mailer of the process records into (``capture_every_mailer``).
+    _every_mailers_outboxes: ClassVar[list[list[CapturedMessage]]] = []
+
+    @property
+    def capturing(self) -> bool:
+        """True while this mailer records instead of sending (``capture=True``, a
+        ``capture()`` block, or ``capture_every_mailer()``)."""
+        return bool(self._outboxes or MailerBase._every_mailers_outboxes)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def capture_every_mailer(
+        outbox: list[CapturedMessage] | None = None,
+    ) -> Iterator[list[CapturedMessage]]:
+        """Every Mailer and AsyncMailer of the process, existing or new, records into
+        ``outbox`` instead of sending while the block runs (the pytest plugin's
+        ``smtp_outbox``); yields it. ``open()`` connects nowhere meanwhile."""
+        outbox = [] if outbox is None else outbox
+        MailerBase._every_mailers_outboxes = [*MailerBase._every_mailers_outboxes, outbox]
+        try:
+            yield outbox
+        finally:
+            MailerBase._every_mailers_outboxes = [
+                o for o in MailerBase._every_mailers_outboxes if o is not outbox
+            ]
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[list[CapturedMessage]]:

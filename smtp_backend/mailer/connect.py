@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..client import LMTP, SMTP, SMTP_SSL
-from ..errors import SMTPConnectError
+from ..errors import SMTPConnectError, SMTPResponseException
 from ..protocol.setup import OPPORTUNISTIC, PROTOCOLS, SECURITY_MODES, Login, default_port
 from ..timeouts import DEFAULT_TIMEOUTS, Timeouts
 
@@ -24,6 +24,7 @@ __all__ = [
     "ConnectionSettings",
     "client_for",
     "default_port",
+    "locate",
     "open_connection",
 ]
 
@@ -157,15 +158,54 @@ def open_connection(settings: ConnectionSettings, deadline: float | None = None)
     smtp.pipelining = s.pipelining
     smtp.set_debuglevel(s.debuglevel)
     deadline = s.deadline(deadline)
+    phase = CONNECTING
     try:
         code, message = smtp.connect(s.host, s.port, deadline=deadline)
         if code != 220:
             raise SMTPConnectError(code, message)
+        phase = SETTING_UP
         smtp.set_up(s.security, s.login, context=s.ssl_context, deadline=deadline, where=s.address)
+    except OSError as error:
+        smtp.close()
+        locate(error, s.address, phase)
+        raise
     except BaseException:
         smtp.close()
         raise
     return smtp
+
+
+CONNECTING = "connecting and reading the greeting"
+SETTING_UP = "EHLO, STARTTLS, login"
+#: How to trust a private CA, in each entry point's words; ``smtp-backend check`` shows why.
+TRUST_A_PRIVATE_CA = (
+    "if the server's certificate comes from a private CA, trust that CA: ca_file= (Mailer),"
+    " ssl_cafile (Django), MAIL_CA_FILE (Flask), --ca-file (smtp-backend); run"
+    " `smtp-backend check URL` to see the certificate and why it does not verify"
+)
+
+
+def locate(error: OSError, where: str, phase: str) -> None:
+    """Say in ``error``'s text which server (``host:port``) and phase it happened in, and
+    for a certificate error how to trust a private CA. Its class, errno and attributes stay
+    (``except ssl.SSLCertVerificationError`` still catches it); a server's reply (an
+    ``SMTPResponseException``) is left as it is, code and text."""
+    if isinstance(error, SMTPResponseException) or getattr(error, "_located", False):
+        return
+    if isinstance(error, ssl.SSLError):
+        phase = "TLS handshake" + (" after STARTTLS" if phase == SETTING_UP else "")
+    context = f"{where}, {phase}"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        context += f"; {TRUST_A_PRIVATE_CA}"
+    if isinstance(error.strerror, str):  # OSError(errno, text), every ssl error
+        error.strerror = f"{error.strerror} ({context})"
+    elif len(error.args) == 1 and isinstance(error.args[0], str):  # TimeoutError("timed out")
+        error.args = (f"{error.args[0]} ({context})",)
+    elif not error.args:
+        error.args = (f"{type(error).__name__} ({context})",)
+    else:
+        return
+    error._located = True  # type: ignore[attr-defined]  # a retried error is told once
 
 
 class ConnectionFactory:

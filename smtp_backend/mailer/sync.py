@@ -334,7 +334,7 @@ class Mailer(MailerBase[ConnectionFactory, ConnectionPool]):
         Raises what opening raised (``OSError``, ``SMTPConnectError``,
         ``SMTPAuthenticationError``, ``ssl.SSLError``...). While capturing, does nothing.
         """
-        if self._outboxes:
+        if self.capturing:
             return
         connection = self._pool.acquire(self._deadline())
         self._pool.release(connection, reusable=True)

@@ -47,7 +47,11 @@ def mailer_context(
         if ca_file is not None or dangerously_skip_tls_verify:
             raise ValueError("give ssl_context, or ca_file / dangerously_skip_tls_verify, not both")
         return ssl_context
-    context = ssl.create_default_context(cafile=ca_file)
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except OSError as error:  # missing, unreadable, or not PEM (ssl.SSLError is an OSError)
+        detail = error.strerror or str(error)
+        raise type(error)(error.errno, f"cannot load the CA file {ca_file}: {detail}") from None
     if dangerously_skip_tls_verify:
         logger.warning(
             "TLS certificate and host name verification is DISABLED for %s: anyone on the "

@@ -44,6 +44,23 @@ def test_python_m_smtp_backend_sends_a_message(smtp_server: RecordingSMTPServer)
     assert received.content.endswith(b"\r\n\r\nbody from stdin\r\n")
 
 
+def test_results_are_reported_once_numbered_as_the_users_file(
+    smtp_server: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    box = tmp_path / "batch.mbox"
+    box.write_bytes(
+        b"From a@example.test\nFrom: a@example.test\nTo: ok@example.test\nSubject: 1\n\nx\n\n"
+        b"From a@example.test\nFrom: a@example.test\nTo: no@refused.test\nSubject: 2\n\nx\n"
+    )
+    process = run("-m", "smtp_backend", "send", "--url", f"smtp://127.0.0.1:{smtp_server.port}",
+                  str(box))  # fmt: skip
+    assert process.returncode == 1
+    assert "#2 " in process.stdout and "#1 " not in process.stdout  # the refused one, from 1
+    assert "no@refused.test: 550" in process.stdout
+    # no second report from the library's log, numbered from 0
+    assert "message 1 refused" not in process.stderr and "550" not in process.stderr
+
+
 def test_without_the_cli_extra_it_says_what_to_install() -> None:
     hide_rich = (
         "import sys, runpy; sys.modules['rich'] = None; "
@@ -64,10 +81,11 @@ def test_devserver_command_prints_where_to_look_and_stops_on_ctrl_c(tmp_path: Pa
     )  # fmt: skip
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(3)]
+        lines = [process.stdout.readline() for _ in range(4)]
         url = next(line.split()[1] for line in lines if line.startswith("URL"))
         assert url.startswith("smtp://127.0.0.1:")
         assert any(line.startswith(f"Maildir {maildir}") for line in lines)
+        assert lines[-1].startswith("0 message(s) kept")
         with Mailer.from_url(url) as mailer:
             [result] = mailer.send(_message())
         assert result.ok
@@ -76,7 +94,7 @@ def test_devserver_command_prints_where_to_look_and_stops_on_ctrl_c(tmp_path: Pa
     finally:
         process.kill()
         process.wait()
-    assert len(list(maildir.rglob("*.eml"))) == 1
+    assert len(list((maildir / "new").iterdir())) == 1
 
 
 def _message() -> EmailMessage:

@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from smtp_backend.devserver import DevServer
+from tests.devserver.conftest import DevServerFactory, devserver, devserver_factory
 from tests.servers import AUTH_PASSWORD, AUTH_USER, RecordingSMTPServer
 
 from .conftest import Invoke
+
+__all__ = ["devserver", "devserver_factory"]  # the dev server tests' fixtures, used here
 
 
 def url(server: RecordingSMTPServer) -> str:
@@ -180,7 +184,63 @@ def test_a_single_refused_message_exits_1_and_says_why(
     )  # fmt: skip
     assert result.exit_code == 1
     assert "refused" in result.stdout and "nobody@refused.test: 550" in result.stdout
+    assert result.stdout.count("550") == 1  # the server's reply, said once
     assert smtp_server.messages == []
+
+
+def test_piped_output_fits_80_columns_and_keeps_plain_lines_whole(
+    invoke: Invoke, smtp_server: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    box = mailbox.mbox(tmp_path / "batch.mbox")
+    for number in range(3):
+        box.add(sample(number, to=f"someone.with.a.long.address.{number}@refused.test"))
+    box.close()
+    batch = invoke("send", "--url", url(smtp_server), str(tmp_path / "batch.mbox"))
+    assert batch.exit_code == 1
+    assert max(map(len, batch.stdout.splitlines())) <= 80, batch.stdout
+    assert batch.stdout.count("550") == 3  # one reply per refused message
+    long_name = "someone.with.a.long.address.and.then.some.more.to.pass.eighty@refused.test"
+    single = invoke(
+        "send", "--url", url(smtp_server), "--from", "a@example.test", "--to", long_name,
+        "--body", "x",
+    )  # fmt: skip
+    assert f"message: refused: {long_name}: 550" in single.stdout.splitlines()[0]
+
+
+def test_a_local_dev_server_is_reached_with_just_its_port(
+    invoke: Invoke, devserver: DevServer
+) -> None:
+    result = invoke(
+        "send", "--port", str(devserver.port), "--from", "a@example.test",
+        "--to", "b@example.test", "--subject", "to the dev server", "--body", "x",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [m.subject for m in devserver.messages] == ["to the dev server"]
+    assert devserver.messages[0].tls is False
+
+
+def test_on_loopback_tls_is_still_used_and_verified_when_offered(
+    invoke: Invoke, devserver_factory: DevServerFactory
+) -> None:
+    server = devserver_factory(tls=True, web_port=None)
+    common = ("--from", "a@example.test", "--to", "b@example.test", "--body", "x")
+    refused = invoke("send", "--port", str(server.port), *common)
+    assert refused.exit_code == 2 and "certificate" in refused.stderr.lower()
+    trusted = invoke("send", "--port", str(server.port), "--ca-file", str(server.ca_file), *common)
+    assert trusted.exit_code == 0, trusted.output
+    assert [m.tls for m in server.messages] == [True]
+
+
+def test_a_login_on_loopback_keeps_the_starttls_default(
+    invoke: Invoke, devserver: DevServer
+) -> None:
+    result = invoke(
+        "send", "--port", str(devserver.port), "--user", "u", "--password", "p",
+        "--from", "a@example.test", "--to", "b@example.test", "--body", "x",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "STARTTLS" in result.stderr
+    assert devserver.messages == []
 
 
 def test_a_server_that_cannot_be_reached_exits_2(invoke: Invoke, unused_port: int) -> None:

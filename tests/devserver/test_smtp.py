@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -129,46 +131,49 @@ def test_size_limit_is_offered_and_enforced(devserver_factory: DevServerFactory)
     assert server.messages == []
 
 
-def test_starttls_with_the_generated_certificate(devserver_factory: DevServerFactory) -> None:
+def test_starttls_verifies_with_the_servers_ca_file(devserver_factory: DevServerFactory) -> None:
     server = devserver_factory(tls=True)
-    # the certificate is self-signed and throwaway: only this test skips verification
-    unverified = ssl.create_default_context()
-    unverified.check_hostname = False
-    unverified.verify_mode = ssl.CERT_NONE
-    with SMTP(server.host, server.port) as client:
+    assert server.ca_file is not None and server.ca_file.name == "ca.pem"
+    verifying = ssl.create_default_context(cafile=str(server.ca_file))
+    with SMTP("localhost", server.port) as client:
         client.ehlo()
         assert client.has_extn("starttls")
-        client.starttls(context=unverified)
+        client.starttls(context=verifying)  # host name and chain checked
         client.send_message(simple_message("Secret"))
     (message,) = server.messages
     assert message.tls is True
     assert message.subject == "Secret"
 
 
-def test_the_generated_certificate_names_localhost(devserver_factory: DevServerFactory) -> None:
-    server = devserver_factory(tls=True)
-    with SMTP(server.host, server.port) as client:
-        client.ehlo()
-        client.starttls(context=unverified_context())
-        certificate = client.sock.getpeercert(binary_form=True)
-    assert certificate and b"localhost" in certificate
-
-
-@pytest.mark.parametrize("missing", [["trustme"], ["trustme", "cryptography"]])
-def test_certificate_generator_fallback(
-    missing: list[str], monkeypatch: pytest.MonkeyPatch, devserver_factory: DevServerFactory
+def test_the_ca_is_kept_in_tls_dir_across_restarts(
+    tmp_path: Path, devserver_factory: DevServerFactory
 ) -> None:
-    for name in missing:
-        monkeypatch.setitem(sys.modules, name, None)  # makes "import name" raise ImportError
-    if missing == ["trustme"]:
-        server = devserver_factory(tls=True)  # made with cryptography instead
-        with SMTP(server.host, server.port) as client:
-            client.starttls(context=unverified_context())
-            client.send_message(simple_message())
-        assert server.messages[0].tls is True
-    else:
-        with pytest.raises(RuntimeError, match="pip install trustme"):
-            DevServer(tls=True)
+    first = devserver_factory(tls=True, tls_dir=tmp_path / "ca")
+    assert first.ca_file == tmp_path / "ca" / "ca.pem"
+    trusted = first.ca_file.read_bytes()
+    first.stop()
+    second = devserver_factory(tls=True, tls_dir=tmp_path / "ca")
+    assert second.ca_file is not None and second.ca_file.read_bytes() == trusted
+    # a client configured once with the file keeps verifying the restarted server
+    with SMTP("127.0.0.1", second.port) as client:
+        client.starttls(context=ssl.create_default_context(cafile=str(second.ca_file)))
+        client.send_message(simple_message())
+    assert (tmp_path / "ca" / "ca.key").stat().st_mode & 0o077 == 0
+
+
+def test_a_client_without_the_ca_refuses_the_certificate(
+    devserver_factory: DevServerFactory,
+) -> None:
+    server = devserver_factory(tls=True)
+    with SMTP("localhost", server.port) as client, pytest.raises(ssl.SSLCertVerificationError):
+        client.starttls(context=ssl.create_default_context())
+    assert server.messages == []
+
+
+def test_tls_without_trustme_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "trustme", None)  # makes "import trustme" raise ImportError
+    with pytest.raises(RuntimeError, match=re.escape("pip install 'smtp-backend[dev]'")):
+        DevServer(tls=True)
 
 
 def test_auth_is_required_when_credentials_are_given(devserver_factory: DevServerFactory) -> None:
@@ -192,7 +197,7 @@ def test_with_tls_auth_waits_for_starttls(devserver_factory: DevServerFactory) -
     with SMTP(server.host, server.port) as client:
         client.ehlo()
         assert not client.has_extn("auth")
-        client.starttls(context=unverified_context())
+        client.starttls(context=ssl.create_default_context(cafile=str(server.ca_file)))
         client.ehlo()
         assert client.has_extn("auth")
         client.login("dev", "s3cret")
@@ -254,9 +259,12 @@ def test_localhost_binds_one_ipv4_port(devserver_factory: DevServerFactory) -> N
         assert client.noop()[0] == 250
 
 
-def test_a_busy_port_is_reported(devserver: DevServer) -> None:
-    with pytest.raises(OSError):
+def test_a_taken_port_is_reported_by_number(devserver: DevServer) -> None:
+    with pytest.raises(OSError, match=rf"port {devserver.port} on 127.0.0.1 \(SMTP\) is taken"):
         DevServer(port=devserver.port, web_port=None, quiet=True).start()
+    web_port = devserver.web_port
+    with pytest.raises(OSError, match=rf"port {web_port} on 127.0.0.1 \(web inbox\) is taken"):
+        DevServer(port=0, web_port=web_port, quiet=True).start()
 
 
 def test_messages_are_ordered_oldest_first(devserver: DevServer) -> None:
@@ -266,14 +274,6 @@ def test_messages_are_ordered_oldest_first(devserver: DevServer) -> None:
     assert received == sorted(received)
     assert [m.subject for m in devserver.messages] == [str(n) for n in range(20)]
     assert received[-1] - received[0] < timedelta(minutes=1)
-
-
-def unverified_context() -> ssl.SSLContext:
-    """For the throwaway self-signed certificate only."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def raw_conversation(server: DevServer, commands: list[bytes]) -> list[bytes]:

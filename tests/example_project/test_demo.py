@@ -62,7 +62,7 @@ def test_demo_sends_both_newsletters_to_the_dev_server_and_exits_with_no_wait(
     assert_summary(completed.stdout, total=10)
     assert completed.stdout.rstrip().endswith("Dev server stopped.")
     recipients_by_sender = defaultdict(list)
-    for path in tmp_path.glob("*.eml"):
+    for path in (tmp_path / "new").iterdir():  # a Maildir, as mail programs read it
         message = message_from_bytes(path.read_bytes(), policy=default_policy)
         assert message["Subject"] == NEWSLETTER_SUBJECT
         recipients_by_sender[parseaddr(message["From"])[1]].append(message["To"])
@@ -101,7 +101,7 @@ def test_demo_at_a_terminal_serves_the_inbox_until_ctrl_c() -> None:
             lines.append(line)
         inbox = assert_summary("".join(lines), total=10)
         with urllib.request.urlopen(f"{inbox}api/messages", timeout=10) as response:
-            caught = json.load(response)
+            caught = json.load(response)["messages"]
         assert sorted(message["sender"] for message in caught) == sorted(SENDERS * 5)
 
         demo.send_signal(signal.SIGINT)

@@ -98,3 +98,11 @@ def test_mail_url_configures_the_connection(
     mail = make_mail(None, MAIL_URL=url, MAIL_SUPPRESS_SEND=False, MAIL_POOL_SIZE=2)
     send_one(mail)
     assert [m.login for m in auth_server.messages] == [AUTH_USER.encode()]
+
+
+def test_a_missing_ca_file_is_named_when_the_app_is_set_up(
+    make_mail: MailFactory, tmp_path: Path
+) -> None:
+    missing = tmp_path / "ca.pem"
+    with pytest.raises(ValueError, match=f"MAIL_CA_FILE: no such file: {missing}"):
+        make_mail(MAIL_CA_FILE=str(missing))

@@ -1,6 +1,8 @@
 """A private Postfix instance on 127.0.0.1: its own configuration, queue and maildirs.
 
-Run by hand (as root, after ``bash tests/mta/install.sh``)::
+The programs are Debian's, unpacked (not installed) by ``bash tests/mta/install.sh`` into
+``$SMTP_BACKEND_MTA_CACHE`` (default ``.cache/mta``): a system Postfix, if any, is
+neither used nor touched. Run by hand (as root, after the install script)::
 
     python3 -m tests.mta.postfix            # start, print where things are, stop on Ctrl-C
 
@@ -34,9 +36,17 @@ SASL_PASSWORD = "s3cret pass"
 MESSAGE_SIZE_LIMIT = 200_000
 # virtual(8) refuses to deliver as root; the maildirs belong to this account.
 MAILBOX_ACCOUNT = "nobody"
+# The daemons' unprivileged user and the queue's group: accounts every Debian has, since the
+# "postfix" account exists only where the package is installed.
+MAIL_OWNER = "nobody"
+SETGID_GROUP = "mail"
+# Postfix insists it differ from the mail owner; local(8), which uses it, never runs here.
+DEFAULT_PRIVS = "daemon"
 
-_POSTFIX = shutil.which("postfix", path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", ""))
-_SASLPASSWD = shutil.which("saslpasswd2", path="/usr/sbin:" + os.environ.get("PATH", ""))
+_REPOSITORY = Path(__file__).resolve().parents[2]
+UNPACKED = Path(os.environ.get("SMTP_BACKEND_MTA_CACHE") or _REPOSITORY / ".cache" / "mta") / "root"
+_POSTFIX = UNPACKED / "usr" / "sbin" / "postfix"
+_SASLPASSWD = UNPACKED / "usr" / "sbin" / "saslpasswd2"
 _START_TIMEOUT = 20.0
 
 # The services a loopback-only instance needs; chroot off (the queue is not a jail).
@@ -71,11 +81,22 @@ postlog   unix-dgram n - n - 1 postlogd
 
 def unavailable_reason() -> str | None:
     """Why a private Postfix cannot run here, or None when it can."""
-    if _POSTFIX is None or _SASLPASSWD is None:
-        return "Postfix or saslpasswd2 is not installed (run: sudo bash tests/mta/install.sh)"
+    if not (_POSTFIX.exists() and _SASLPASSWD.exists()):
+        return f"Postfix is not unpacked in {UNPACKED} (run: bash tests/mta/install.sh)"
     if os.geteuid() != 0:
         return "starting Postfix needs root"
     return None
+
+
+def unpacked_environment() -> dict[str, str]:
+    """What the unpacked programs need: their own libraries first, and SASL's plugins."""
+    libraries = [UNPACKED / "usr/lib/postfix", *sorted(UNPACKED.glob("usr/lib/*-linux-gnu*"))]
+    libraries += sorted(UNPACKED.glob("lib/*-linux-gnu*"))
+    plugins = sorted(UNPACKED.glob("usr/lib/*/sasl2"))
+    return {
+        "LD_LIBRARY_PATH": ":".join(str(path) for path in libraries),
+        "SASL_PATH": str(plugins[0]) if plugins else "",
+    }
 
 
 def free_port() -> int:
@@ -153,22 +174,35 @@ class PostfixInstance:
             "mech_list: PLAIN LOGIN CRAM-MD5\n"
             f"sasldb_path: {sasldb}\n"
         )
-        assert _SASLPASSWD is not None
         subprocess.run(
             [_SASLPASSWD, "-f", str(sasldb), "-c", "-p", "-u", HOSTNAME, SASL_USER],
             input=SASL_PASSWORD.encode(),
             check=True,
             timeout=10,
+            env={**os.environ, **unpacked_environment()},
         )
-        # smtpd opens sasldb per AUTH, after dropping to the postfix user.
-        os.chown(sasldb, 0, pwd.getpwnam("postfix").pw_gid)
+        # smtpd opens sasldb per AUTH, after dropping to the mail owner.
+        os.chown(sasldb, 0, pwd.getpwnam(MAIL_OWNER).pw_gid)
         sasldb.chmod(0o640)
 
     def _main_cf(self, mailbox_owner: pwd.struct_passwd) -> str:
         conf = self.config_dir
+        environment = " ".join(f"{name}={value}" for name, value in unpacked_environment().items())
         return f"""\
 compatibility_level = 3.6
 config_directory = {conf}
+# The unpacked package, not the paths compiled in (where a system Postfix may live).
+command_directory = {UNPACKED}/usr/sbin
+daemon_directory = {UNPACKED}/usr/lib/postfix/sbin
+shlib_directory = {UNPACKED}/usr/lib/postfix
+meta_directory = {UNPACKED}/etc/postfix
+sendmail_path = {UNPACKED}/usr/sbin/sendmail
+mailq_path = {UNPACKED}/usr/bin/mailq
+newaliases_path = {UNPACKED}/usr/bin/newaliases
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C {environment}
+mail_owner = {MAIL_OWNER}
+setgid_group = {SETGID_GROUP}
+default_privs = {DEFAULT_PRIVS}
 queue_directory = {self.queue_dir}
 data_directory = {self.data_dir}
 maillog_file = {self.log_file}
@@ -227,12 +261,12 @@ smtpd_sasl_security_options = noanonymous
     # -- running -----------------------------------------------------------------
 
     def _postfix(self, *command: str) -> subprocess.CompletedProcess[str]:
-        assert _POSTFIX is not None
         return subprocess.run(
             [_POSTFIX, "-c", str(self.config_dir), *command],
             capture_output=True,
             text=True,
             timeout=30,
+            env={**os.environ, **unpacked_environment()},
         )
 
     def start(self) -> PostfixInstance:

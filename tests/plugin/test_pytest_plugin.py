@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytest_plugins = ["pytester"]
 
@@ -16,16 +20,24 @@ def only_this_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def run_user_tests(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
-    """Write ``source`` as a user's test module and run it with the plugin loaded."""
+def run_user_tests(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Write ``source`` as a user's test module and run it with the plugin loaded; with
+    ``subprocess=True`` in a fresh interpreter (one that has configured nothing yet)."""
+    # a subprocess imports this checkout's packages, whatever is installed
+    paths = [str(REPO), str(REPO / "integrations"), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
 
-    def run(source: str, *, conftest: str | None = None, passed: int = 1) -> pytest.RunResult:
+    def run(
+        source: str, *, conftest: str | None = None, passed: int = 1, subprocess: bool = False
+    ) -> pytest.RunResult:
         if conftest is not None:
             pytester.makeconftest(conftest)
         pytester.makepyfile(test_user=source)
-        result = pytester.runpytest_inprocess(
-            "-p", "smtp_backend.testing", "-p", "no:cacheprovider"
-        )
+        options = ("-p", "smtp_backend.testing", "-p", "no:cacheprovider")
+        if subprocess:
+            result = pytester.runpytest_subprocess(*options)
+        else:
+            result = pytester.runpytest_inprocess(*options)
         result.assert_outcomes(passed=passed)
         return result
 
@@ -199,3 +211,127 @@ def test_marker_is_registered_and_takes_keywords_only(pytester: pytest.Pytester)
     result = pytester.runpytest_inprocess("-p", "smtp_backend.testing", "--strict-markers")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*keyword options only*"])
+
+
+def test_smtp_outbox_captures_open_too(run_user_tests) -> None:  # type: ignore[no-untyped-def]
+    """``Mailer.open()`` (Django's ``with get_connection():``) connects nowhere under capture."""
+    with socket.socket() as unused:  # a port nobody listens on: a real open() is refused
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    run_user_tests(
+        f"""
+        import asyncio
+        import pytest
+        from email.message import EmailMessage
+        from smtp_backend import AsyncMailer, Mailer
+
+        def message():
+            m = EmailMessage()
+            m["From"], m["To"], m["Subject"] = "a@example.test", "b@example.test", "opened"
+            return m
+
+        def test_open_then_send(smtp_outbox):
+            with Mailer("127.0.0.1", {port}, security="none") as mailer:
+                mailer.open()
+                [result] = mailer.send(message())
+            assert result.ok and [c.as_message()["Subject"] for c in smtp_outbox] == ["opened"]
+
+        def test_async_open(smtp_outbox):
+            async def run():
+                async with AsyncMailer("127.0.0.1", {port}, security="none") as mailer:
+                    await mailer.open()
+            asyncio.run(run())
+
+        def test_without_the_fixture_open_connects():
+            with Mailer("127.0.0.1", {port}, security="none") as mailer:
+                with pytest.raises(OSError):
+                    mailer.open()
+        """,
+        passed=3,
+    )
+
+
+def test_tls_server_exposes_its_ca_file_and_a_url_that_carries_it(run_user_tests) -> None:  # type: ignore[no-untyped-def]
+    run_user_tests(
+        """
+        import urllib.parse
+        import pytest
+        from email.message import EmailMessage
+        from smtp_backend import Mailer
+
+        @pytest.mark.smtp_server(tls=True)
+        def test_verified(smtp_server):
+            assert smtp_server.ca_file.name == "ca.pem"
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(smtp_server.url).query)
+            assert query == {"ca_file": [str(smtp_server.ca_file)]}
+            m = EmailMessage()
+            m["From"], m["To"], m["Subject"] = "a@example.test", "b@example.test", "verified"
+            with Mailer.from_url(smtp_server.url) as mailer:  # what an app's settings would hold
+                [result] = mailer.send(m)
+            assert result.ok and smtp_server.messages[0].tls
+        """
+    )
+
+
+def test_without_the_dev_extra_the_error_says_what_to_install(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the subprocess imports this checkout's smtp_backend, whatever is installed
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    pytester.makeconftest(
+        """
+        import sys
+        sys.modules["aiosmtpd"] = None  # as if the dev extra were not installed
+        sys.modules["aiosmtpd.smtp"] = None
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_needs_a_server(smtp_server):
+            pass
+        """
+    )
+    # a fresh process: this one has imported the dev server already
+    result = pytester.runpytest_subprocess("-p", "smtp_backend.testing", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*need the 'dev' extra (aiosmtpd and trustme): pip install 'smtp-backend?dev?'"]
+    )
+    result.stdout.no_fnmatch_line("*None is missing*")
+
+
+def test_smtp_outbox_and_djangos_mail_outbox_are_two_views_of_one_capture(
+    run_user_tests,  # type: ignore[no-untyped-def]
+) -> None:
+    with socket.socket() as unused:  # a port nobody listens on: any real connection fails
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    run_user_tests(
+        """
+        from django.core import mail
+
+        def test_with_get_connection(smtp_outbox):
+            mail.outbox = []
+            with mail.get_connection() as connection:  # opens: must not connect
+                sent = connection.send_messages(
+                    [mail.EmailMessage("Hi", "body", "a@example.test", ["b@example.test"])]
+                )
+            mail.send_mail("Second", "body", "a@example.test", ["c@example.test"])
+            assert sent == 1
+            assert [m.subject for m in mail.outbox] == ["Hi", "Second"]
+            assert [c.recipients for c in smtp_outbox] == [("b@example.test",), ("c@example.test",)]
+            assert mail.outbox[0].captured is smtp_outbox[0]  # the same record, seen twice
+        """,
+        conftest=f"""
+        import django
+        from django.conf import settings
+
+        settings.configure(
+            EMAIL_BACKEND="django_smtp_backend.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT={port},
+        )
+        django.setup()
+        """,
+        subprocess=True,  # Django's settings are configured once per process
+    )
