@@ -11,11 +11,18 @@ certificates are verified, suppressed mail lands in ``mail.outbox``, and
 ``send_many``/``send_async`` exist. See ``MailSettings`` for the extra keys.
 """
 
-from .addresses import AddressLike
 from .config import MailSettings
 from .connection import Connection
 from .extension import Mail
 from .message import Attachment, BadHeaderError, Message
+from .sanitize import (
+    AddressLike,
+    FlaskMailUnicodeDecodeError,
+    force_text,
+    sanitize_address,
+    sanitize_addresses,
+    sanitize_subject,
+)
 from .signals import email_dispatched, signals
 from .state import MailState
 
@@ -24,10 +31,15 @@ __all__ = [
     "Attachment",
     "BadHeaderError",
     "Connection",
+    "FlaskMailUnicodeDecodeError",
     "Mail",
     "MailSettings",
     "MailState",
     "Message",
     "email_dispatched",
+    "force_text",
+    "sanitize_address",
+    "sanitize_addresses",
+    "sanitize_subject",
     "signals",
 ]

@@ -6,10 +6,14 @@ import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from smtp_backend import Envelope, SendResult
+from flask import current_app
 
-from .addresses import AddressLike
+from smtp_backend import SMTP, Envelope, SendResult
+from smtp_backend.mailer.connect import open_connection
+
 from .message import Message
+from .sanitize import AddressLike, sanitize_address, sanitize_addresses
+from .signals import email_dispatched
 
 if TYPE_CHECKING:
     from .state import MailState
@@ -24,15 +28,20 @@ class Connection:
     """``with mail.connect() as conn: conn.send(msg)``.
 
     Unlike Flask-Mail, ``send`` queues the message and the queue is sent pipelined
-    (one round trip for many messages) when ``FLUSH_EVERY`` or ``MAIL_MAX_EMAILS``
-    messages are queued, and when the block ends. So a server's refusal is raised
-    at that flush (by the ``send`` that filled the queue, or on leaving the block),
-    not by the ``send`` of the refused message; the other queued messages are still
-    sent, and ``results`` holds one ``SendResult`` per message, in order.
+    (one round trip for many messages) over the app's pooled connections when
+    ``FLUSH_EVERY`` or ``MAIL_MAX_EMAILS`` messages are queued, and when the block
+    ends. So a server's refusal is raised at that flush (by the ``send`` that filled
+    the queue, or on leaving the block), not by the ``send`` of the refused message;
+    the other queued messages are still sent, and ``results`` holds one ``SendResult``
+    per message, in order.
 
     When the block ends with an exception, the messages queued before it are sent
     (Flask-Mail would already have sent them), then the exception propagates.
     At most ``MAIL_MAX_EMAILS`` messages go over one SMTP session, as in Flask-Mail.
+
+    ``host`` is Flask-Mail's own SMTP session: None here, as the pool sends. Set it
+    (``conn.host = conn.configure_host()``, or a test double) and ``send`` hands each
+    message to ``host.sendmail`` at once, as Flask-Mail does; the block QUITs it.
 
     With ``MAIL_QUEUE = "celery"`` each flush queues one batch of
     ``MAIL_QUEUE_BATCH_SIZE`` messages for the workers instead: nothing is refused
@@ -41,6 +50,7 @@ class Connection:
 
     def __init__(self, mail: MailState) -> None:
         self.mail = mail
+        self.host: Any = None
         self.num_emails = 0
         self.results: list[SendResult] = []
         self._queue: list[tuple[Message, Envelope]] = []
@@ -60,26 +70,59 @@ class Connection:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self.flush()
-            return
         try:
-            self.flush()
-        except Exception:
-            # The block's own exception propagates; this one must not hide it.
-            logger.exception("sending the messages queued before the error failed too")
+            if exc_type is None:
+                self.flush()
+                return
+            try:
+                self.flush()
+            except Exception:
+                # The block's own exception propagates; this one must not hide it.
+                logger.exception("sending the messages queued before the error failed too")
+        finally:
+            if self.host is not None:
+                self.host.quit()
+                self.host = None
+
+    def configure_host(self) -> SMTP:
+        """A new SMTP session with the app's settings: connected, TLS as configured
+        (certificate verified), logged in. The caller QUITs it."""
+        return open_connection(self.mail.pooled_mailer().settings)
 
     def send(self, message: Message, envelope_from: AddressLike | None = None) -> None:
         """Check and queue ``message`` (``envelope_from``: another MAIL FROM address).
 
         Raises ``AssertionError`` (no recipient, no sender) or ``BadHeaderError`` at once.
         """
-        self._queue.append((message, self.mail.envelope(message, envelope_from)))
+        envelope = self.mail.envelope(message, envelope_from)
+        if self.host is not None:
+            self._send_over_host(message, envelope, envelope_from)
+            return
+        self._queue.append((message, envelope))
         self.num_emails += 1
         if self.num_emails == self.mail.max_emails:
             self.num_emails = 0
         if len(self._queue) >= self._flush_every:
             self.flush()
+
+    def _send_over_host(
+        self, message: Message, envelope: Envelope, envelope_from: AddressLike | None
+    ) -> None:
+        """Flask-Mail's ``send``: ``host.sendmail`` with its address forms, then the signal;
+        a new session after ``MAIL_MAX_EMAILS`` messages."""
+        self.host.sendmail(
+            sanitize_address(envelope_from or message.sender or ""),
+            sanitize_addresses(message.send_to),
+            envelope.data,
+            message.mail_options,
+            message.rcpt_options,
+        )
+        email_dispatched.send(current_app._get_current_object(), message=message)  # type: ignore[attr-defined]
+        self.num_emails += 1
+        if self.num_emails == self.mail.max_emails:
+            self.num_emails = 0
+            self.host.quit()
+            self.host = self.configure_host()
 
     def send_message(self, *args: Any, **kwargs: Any) -> None:
         """``send(Message(*args, **kwargs))``."""
