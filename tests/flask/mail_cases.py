@@ -1,0 +1,236 @@
+"""A table of Flask-Mail ``Message``s, built the same way from either package's classes.
+
+Used in this process for flask_smtp_backend and, in a subprocess, for Flask-Mail 0.10.0
+itself (``flask_mail_reference.py``): Flask-Mail changes the ``email`` package's global
+``utf-8`` charset when imported, so it must never be imported by the test process.
+This module imports neither package.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+DATE = 1_700_000_000.0  # the same Date and Message-ID on both sides
+MESSAGE_ID = "<20231114221320.1.2@example.test>"
+FROM = "from@example.test"
+TO = ["to@example.test"]
+
+#: name -> (Message keyword arguments, attachments (Message.attach keywords), MAIL_ASCII_ATTACHMENTS)
+CASES: dict[str, tuple[dict[str, Any], list[dict[str, Any]], bool]] = {
+    "plain": ({"subject": "Hello", "body": "Hello Joe,\nHow are you?"}, [], False),
+    "plain, trailing newline": ({"subject": "Hi", "body": "ends with a newline\n"}, [], False),
+    "plain, CRLF body": ({"subject": "Hi", "body": "a\r\nb\r\n"}, [], False),
+    "no subject, no body": ({}, [], False),
+    "html": ({"subject": "Hi", "html": "<p>Hello</p>"}, [], False),
+    "html + body": ({"subject": "Hi", "body": "Hello", "html": "<p>Hello</p>"}, [], False),
+    "alts json": ({"subject": "Hi", "alts": {"json": '{"a": 1}'}}, [], False),
+    "attachment ascii name": (
+        {"subject": "Report", "body": "attached"},
+        [{"filename": "test doc.txt", "content_type": "text/plain", "data": b"this is a test"}],
+        False,
+    ),
+    "attachment non-ascii name": (
+        {"subject": "Report", "body": "attached"},
+        [{"filename": "ünicöde ←→ ✓.txt", "content_type": "text/plain", "data": b"data"}],
+        False,
+    ),
+    "attachment short non-ascii name": (
+        {"subject": "Report", "body": "attached"},
+        [{"filename": "é.pdf", "data": b"%PDF-1.4"}],
+        False,
+    ),
+    "attachment name made ascii": (
+        {"subject": "Report", "body": "attached"},
+        [{"filename": "ünicödeß ←.→ ✓.txt", "content_type": "text/plain", "data": b"x"}],
+        True,
+    ),
+    "attachment str data": (
+        {"subject": "Notes", "body": "b"},
+        [{"filename": "notes.txt", "data": "line 1\nline 2"}],
+        False,
+    ),
+    "attachment no name, html + body": (
+        {"subject": "Bin", "body": "b", "html": "<b>b</b>"},
+        [{"data": b"\x00\x01\xff binary", "content_type": "application/octet-stream"}],
+        False,
+    ),
+    "attachment inline with headers": (
+        {"subject": "Logo", "html": '<img src="cid:logo">'},
+        [
+            {
+                "filename": "logo.png",
+                "data": b"\x89PNG\r\n\x1a\n",
+                "disposition": "inline",
+                "headers": {"Content-ID": "<logo>"},
+            }
+        ],
+        False,
+    ),
+    "attachment type with parameters": (
+        {"subject": "CSV", "body": "b"},
+        [{"filename": "a.csv", "content_type": "text/csv; charset=utf-8", "data": b"a,b"}],
+        False,
+    ),
+    "unicode headers": (
+        {
+            "subject": "sübject ✓",
+            "sender": "ÄÜÖ → ✓ <from@example.test>",
+            "recipients": ["Ä <t1@example.test>", "Ü <t2@example.test>"],
+            "cc": ["Ö <cc@example.test>"],
+            "body": "ünicöde ←→ ✓\nline two",
+        },
+        [],
+        False,
+    ),
+    "unicode body + html": (
+        {"subject": "Hi", "body": "Grüße", "html": "<p>Grüße ✓</p>"},
+        [],
+        False,
+    ),
+    "ascii display names": (
+        {
+            "subject": "Hi",
+            "sender": ("Tester", "from@example.test"),
+            "recipients": ["Last, First <to@example.test>"],
+            "body": "b",
+        },
+        [],
+        False,
+    ),
+    "charset us-ascii": ({"subject": "Hi", "body": "ascii text", "charset": "us-ascii"}, [], False),
+    "charset iso-8859-1": (
+        {"subject": "sübject", "body": "café", "charset": "iso-8859-1"},
+        [],
+        False,
+    ),
+    "charset shift_jis": (
+        {
+            "subject": "表題",
+            "sender": ("送信者", "from@example.test"),
+            "reply_to": "返信先 <somebody@example.test>",
+            "body": "内容",
+            "charset": "shift_jis",
+        },
+        [],
+        False,
+    ),
+    "multi-line subject": (
+        {"subject": "testing\r\n testing\r\n testing \r\n \ttesting", "body": "b"},
+        [],
+        False,
+    ),
+    "long subject": ({"subject": "a long subject " * 8, "body": "b"}, [], False),
+    "long unicode subject": ({"subject": "ünicöde subject " * 8, "body": "b"}, [], False),
+    "extra headers": (
+        {
+            "subject": "Hi",
+            "body": "b",
+            "extra_headers": {
+                "X-Extra-Header": "Yes",
+                "List-Unsubscribe": "<mailto:unsubscribe@example.test>",
+                "X-Long": "word " * 30,
+            },
+        },
+        [],
+        False,
+    ),
+    "reply_to": (
+        {"subject": "Hi", "body": "b", "reply_to": "Rëply Désk <reply@example.test>"},
+        [],
+        False,
+    ),
+    "cc and bcc": (
+        {
+            "subject": "Hi",
+            "body": "b",
+            "recipients": ["to@example.test", "Two <two@example.test>"],
+            "cc": ["Cé <cc@example.test>", "cc2@example.test"],
+            "bcc": ["hidden@example.test"],
+        },
+        [],
+        False,
+    ),
+    "bcc only": (
+        {"subject": "Hi", "body": "b", "recipients": [], "bcc": ["hidden@example.test"]},
+        [],
+        False,
+    ),
+    "internationalised domains": (
+        {
+            "subject": "Hi",
+            "body": "b",
+            "sender": "from@exämple.test",
+            "recipients": ["to@bücher.test"],
+        },
+        [],
+        False,
+    ),
+}
+
+#: Messages where Flask-Mail's output is unsafe or breaks, which flask_smtp_backend refuses
+#: or writes otherwise (see the Flask README's list of differences).
+DIFFERENT: dict[str, tuple[dict[str, Any], list[dict[str, Any]], bool]] = {
+    "subject with a vertical tab": (
+        {"subject": "Invoice\x0bBcc: leak@evil.test", "body": "b"},
+        [],
+        False,
+    ),
+    "extra header with a line break": (
+        {"subject": "Hi", "body": "b", "extra_headers": {"X-Note": "1\r\nBcc: leak@evil.test"}},
+        [],
+        False,
+    ),
+    "attachment header with a line break": (
+        {"subject": "Hi", "body": "b"},
+        [{"filename": "a.txt", "data": b"x", "headers": {"X-Id": "1\nBcc: leak@evil.test"}}],
+        False,
+    ),
+    "body line over 998 octets": ({"subject": "Hi", "body": "x" * 1200 + "\nend"}, [], False),
+    "non-ascii str attachment": (
+        {"subject": "Hi", "body": "b"},
+        [{"filename": "a.csv", "data": "é,✓\n"}],
+        False,
+    ),
+    "non-ascii extra header": (
+        {"subject": "Hi", "body": "b", "extra_headers": {"X-Name": "Jörg"}},
+        [],
+        False,
+    ),
+    "extra header given twice": (
+        {"subject": "Hi", "body": "b", "extra_headers": {"Message-ID": "<mine@example.test>"}},
+        [],
+        False,
+    ),
+}
+
+#: Inputs of the module-level helpers, compared with Flask-Mail's results.
+ADDRESSES: list[Any] = [
+    "plain@example.test",
+    "Name <name@example.test>",
+    ("Tuple Name", "tuple@example.test"),
+    "Last, First <last@example.test>",
+    "ÄÜÖ → ✓ <from@example.test>",
+    ("送信者", "jp@example.test"),
+    "idn@bücher.test",
+    "from@example.com\r\n",
+    "a very long display name that goes on and on and on for many words <long@example.test>",
+]
+SUBJECTS: list[str] = ["ascii subject", "sübject", "表題", "ünicöde subject " * 8]
+ENCODINGS: list[str] = ["utf-8", "shift_jis", "iso-8859-1"]
+
+
+def build(message_class: Any, name: str) -> Any:
+    """The message ``name`` of ``CASES`` or ``DIFFERENT``, with the fixed Date and Message-ID."""
+    kwargs, attachments, _ = CASES.get(name) or DIFFERENT[name]
+    kwargs = {"sender": FROM, "recipients": TO, **copy.deepcopy(kwargs)}
+    message = message_class(**kwargs)
+    for attachment in attachments:
+        message.attach(**copy.deepcopy(attachment))
+    message.date = DATE
+    message.msgId = MESSAGE_ID
+    return message
+
+
+def ascii_attachments(name: str) -> bool:
+    return (CASES.get(name) or DIFFERENT[name])[2]
