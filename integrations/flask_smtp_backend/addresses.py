@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Iterable
 from functools import lru_cache
 
-from .sanitize import AddressLike
+from .sanitize import AddressLike, split_address
 
 
 @lru_cache(maxsize=4096)  # the same addresses recur in every message: parse each once
 def _name_and_address(value: AddressLike) -> tuple[str, str]:
-    if isinstance(value, tuple):
-        name, address = value
-        return str(name), str(address)
-    return email.utils.parseaddr(str(value))
+    name, address = split_address(value)
+    return str(name), str(address)
 
 
 def _ascii_domain(domain: str) -> str:

@@ -6,7 +6,6 @@ package (Flask-Mail re-registers the ``utf-8`` charset for the whole process).
 
 from __future__ import annotations
 
-import email.policy
 import socket
 import time
 import warnings
@@ -22,14 +21,11 @@ from flask import current_app, has_app_context
 from smtp_backend import Envelope
 
 from .addresses import as_text, envelope_address, has_newline, unique
-from .mime import build
+from .mime import INTERNATIONAL_POLICY, POLICY, build
 from .sanitize import AddressLike, BadHeaderError, check_header_text, force_text
 
 if TYPE_CHECKING:
     from .connection import Connection
-
-_POLICY = email.policy.SMTP  # what Flask-Mail writes its message with
-_INTERNATIONAL_POLICY = email.policy.SMTPUTF8
 
 __all__ = ["Attachment", "BadHeaderError", "Message"]
 
@@ -187,13 +183,13 @@ class Message:
         if ascii_attachments is None:
             ascii_attachments = _app_ascii_attachments()
         message = build(self, ascii_attachments)
-        message.policy = _INTERNATIONAL_POLICY if self._international() else _POLICY
+        message.policy = INTERNATIONAL_POLICY if self._international() else POLICY
         return message
 
     def _international(self) -> bool:
         """An address whose local part is not ASCII: headers go as UTF-8 (SMTPUTF8)."""
         addresses = [self.sender or "", *self.send_to, self.reply_to or ""]
-        return not all(envelope_address(a).isascii() for a in addresses)
+        return not all(as_text(a).isascii() or envelope_address(a).isascii() for a in addresses)
 
     def as_bytes(self, ascii_attachments: bool | None = None) -> bytes:
         """The message as sent: Flask-Mail's bytes (CRLF line endings)."""

@@ -25,7 +25,8 @@ from email.message import Message as MIMEMessage
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formatdate, parseaddr
+from email.policy import EmailPolicy
+from email.utils import formatdate
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from .sanitize import (
     mail_charset,
     sanitize_address,
     sanitize_subject,
+    split_address,
 )
 
 if TYPE_CHECKING:
@@ -44,7 +46,21 @@ if TYPE_CHECKING:
 _SPACES = re.compile(r"\s+")
 _LINE_END = re.compile(r"\r\n|\r|\n")
 MAX_LINE_OCTETS = 998  # RFC 5322 §2.1.1: longer lines may be cut or refused on the way
+_LONG_ASCII_LINE = re.compile(rf"[^\r\n]{{{MAX_LINE_OCTETS + 1}}}")
 _STRUCTURED = email.policy.SMTP  # parses and RFC 2047-encodes a non-ASCII header value
+
+
+class _SMTPWriting(EmailPolicy):
+    """``policy.SMTP`` (what Flask-Mail writes with), reading a header stored as text back
+    as text, as compat32 does: the writer's reads (Content-Type, its parameters) then
+    parse no header objects, and what it writes is unchanged."""
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        return value if isinstance(value, str) else super().header_fetch_parse(name, value)
+
+
+POLICY = _SMTPWriting(linesep="\r\n")  # == email.policy.SMTP but for the reads above
+INTERNATIONAL_POLICY = POLICY.clone(utf8=True)  # an address with a non-ASCII local part
 
 
 def build(message: Message, ascii_attachments: bool) -> MIMEBase:
@@ -105,10 +121,10 @@ def header_address(field: str, address: AddressLike, encoding: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _checked_address(field: str, address: AddressLike, encoding: str) -> str:
-    name, addr = parseaddr(force_text(address)) if isinstance(address, str) else address
+    name, addr = split_address(address)
     check_header_text(field, force_text(name))
     check_header_text(field, force_text(addr))
-    return sanitize_address(address, encoding)
+    return sanitize_address((name, addr), encoding)
 
 
 def put_header(part: MIMEMessage, name: str, text: str) -> None:
@@ -133,6 +149,8 @@ def text_part(text: str | None, subtype: str, encoding: str) -> MIMEText:
 def _has_long_line(text: str) -> bool:
     if len(text) <= MAX_LINE_OCTETS // 4:  # at most 4 octets a character in any charset
         return False
+    if text.isascii():
+        return _LONG_ASCII_LINE.search(text) is not None
     return any(len(line.encode("utf-8")) > MAX_LINE_OCTETS for line in _LINE_END.split(text))
 
 

@@ -24,6 +24,8 @@ AddressLike = str | tuple[str, str]
 _BREAKING = re.compile(r"[\x00-\x08\x0a-\x1f\x85\u2028\u2029]")
 _FOLD = re.compile(r"\r\n(?=[ \t])")
 _FIELD_NAME = re.compile(r"[!-9;-~]+\Z")  # RFC 5322 ftext: printable ASCII but ':'
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_BARE_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\Z")
 
 
 class BadHeaderError(Exception):
@@ -92,9 +94,21 @@ def sanitize_subject(subject: str, encoding: str = "utf-8") -> str:
     return subject if subject.isascii() else _header(subject, encoding)
 
 
+def split_address(value: AddressLike) -> tuple[str, str]:
+    """``(name, address)`` of a Flask-Mail address form, as ``parseaddr`` gives it."""
+    if isinstance(value, tuple):
+        return value
+    text = force_text(value)
+    if _BARE_ADDRESS.match(text):  # "user@domain": parseaddr's answer, without its parser
+        return "", text
+    return parseaddr(text)
+
+
 @lru_cache(maxsize=4096)  # the same addresses recur in every message: build each once
 def _sanitized(addr: AddressLike, encoding: str) -> str:
-    name, address = parseaddr(force_text(addr)) if isinstance(addr, str) else addr
+    name, address = split_address(addr)
+    if not name and _BARE_ADDRESS.match(address):
+        return address  # what Header("") and formataddr make of it
     name = _header(name, encoding)
     if not address.isascii():
         local, at, domain = address.partition("@")
