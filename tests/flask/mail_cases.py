@@ -9,6 +9,7 @@ This module imports neither package.
 from __future__ import annotations
 
 import copy
+import random
 from typing import Any
 
 DATE = 1_700_000_000.0  # the same Date and Message-ID on both sides
@@ -204,6 +205,60 @@ DIFFERENT: dict[str, tuple[dict[str, Any], list[dict[str, Any]], bool]] = {
     ),
 }
 
+_WORDS = ["hello", "Grüße", "ünïcode", "表題", "✓", "naïve", "a", "subject", "Ωμέγα", "x" * 40]
+_DOMAINS = ["example.test", "bücher.test", "mail.example.test"]
+
+
+def _generated(
+    count: int, seed: int
+) -> dict[str, tuple[dict[str, Any], list[dict[str, Any]], bool]]:
+    """``count`` seeded random messages of every shape (the same on both sides)."""
+    rng = random.Random(seed)
+
+    def text(most: int) -> str:
+        return " ".join(rng.choice(_WORDS) for _ in range(rng.randint(0, most)))
+
+    def address(tag: str) -> Any:
+        email = f"{tag}{rng.randrange(100)}@{rng.choice(_DOMAINS)}"
+        name = text(3)
+        form = rng.randrange(3)
+        if not name or form == 0:
+            return email
+        return f"{name} <{email}>" if form == 1 else (name, email)
+
+    cases = {}
+    for number in range(count):
+        kwargs: dict[str, Any] = {
+            "subject": text(12),
+            "sender": address("from"),
+            "recipients": [address("to") for _ in range(rng.randint(1, 3))],
+            "cc": [address("cc") for _ in range(rng.randint(0, 2))],
+            "bcc": [address("bcc") for _ in range(rng.randint(0, 1))],
+            "charset": rng.choice([None, "utf-8", "iso-8859-1", "shift_jis"]),
+        }
+        if rng.random() < 0.8:
+            kwargs["body"] = "\n".join(text(12) for _ in range(rng.randint(0, 5)))
+        if rng.random() < 0.4:
+            kwargs["html"] = f"<p>{text(8)}</p>"
+        if rng.random() < 0.3:
+            kwargs["reply_to"] = address("reply")
+        if rng.random() < 0.3:
+            kwargs["extra_headers"] = {"X-Tag": "word " * rng.randint(1, 20)}
+        attachments = [
+            {
+                "filename": rng.choice([None, f"{text(2)}.pdf", f"{text(1)}.txt"]),
+                "data": bytes(rng.randrange(256) for _ in range(rng.randint(0, 100))),
+                "disposition": rng.choice([None, "inline"]),
+            }
+            for _ in range(rng.randint(0, 2))
+        ]
+        cases[f"generated {number}"] = (kwargs, attachments, rng.random() < 0.2)
+    return cases
+
+
+#: Seeded random messages, compared as the table above is.
+GENERATED = _generated(120, seed=18)
+
 #: Inputs of the module-level helpers, compared with Flask-Mail's results.
 ADDRESSES: list[Any] = [
     "plain@example.test",
@@ -222,7 +277,7 @@ ENCODINGS: list[str] = ["utf-8", "shift_jis", "iso-8859-1"]
 
 def build(message_class: Any, name: str) -> Any:
     """The message ``name`` of ``CASES`` or ``DIFFERENT``, with the fixed Date and Message-ID."""
-    kwargs, attachments, _ = CASES.get(name) or DIFFERENT[name]
+    kwargs, attachments, _ = _case(name)
     kwargs = {"sender": FROM, "recipients": TO, **copy.deepcopy(kwargs)}
     message = message_class(**kwargs)
     for attachment in attachments:
@@ -233,4 +288,8 @@ def build(message_class: Any, name: str) -> Any:
 
 
 def ascii_attachments(name: str) -> bool:
-    return (CASES.get(name) or DIFFERENT[name])[2]
+    return _case(name)[2]
+
+
+def _case(name: str) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+    return CASES.get(name) or GENERATED.get(name) or DIFFERENT[name]
