@@ -2,7 +2,8 @@
 
 Run in a subprocess by ``test_flask_mail_bytes.py`` (importing flask_mail changes the
 ``email`` package's ``utf-8`` charset for the whole process). Exits 3 when Flask-Mail
-0.10.0 is not installed.
+0.10.0 is not installed. With ``--ours`` it prints flask_smtp_backend's bytes instead,
+made in this process after flask_mail was imported (as in the benchmark).
 
 Flask-Mail joins the To and Cc addresses from a ``set``: their order changes with the
 process's hash seed, and with it where the stdlib folds a long list. Here its ``set``
@@ -51,26 +52,31 @@ def main() -> int:
     from flask import Flask
 
     flask_mail.set = _InsertionOrderSet  # type: ignore[attr-defined]
+    package: Any = flask_mail
+    if "--ours" in sys.argv:
+        import flask_smtp_backend
+
+        package = flask_smtp_backend
 
     app = Flask("flask_mail_reference")
     app.config.update(TESTING=True, MAIL_DEFAULT_SENDER="default@example.test")
-    mail = flask_mail.Mail(app)
+    mail = package.Mail(app)
     messages = {}
     with app.app_context():
         for name in [*mail_cases.CASES, *mail_cases.GENERATED, *mail_cases.DIFFERENT]:
             mail.state.ascii_attachments = mail_cases.ascii_attachments(name)
-            message = mail_cases.build(flask_mail.Message, name)
+            message = mail_cases.build(package.Message, name)
             messages[name] = _outcome(message.as_bytes)
             if "bytes" in messages[name]:
                 messages[name]["string"] = message.as_string()
     sanitized = {
         encoding: {
             "addresses": [
-                _outcome(lambda a=a, e=encoding: flask_mail.sanitize_address(a, e).encode())
+                _outcome(lambda a=a, e=encoding: package.sanitize_address(a, e).encode())
                 for a in mail_cases.ADDRESSES
             ],
             "subjects": [
-                _outcome(lambda s=s, e=encoding: flask_mail.sanitize_subject(s, e).encode())
+                _outcome(lambda s=s, e=encoding: package.sanitize_subject(s, e).encode())
                 for s in mail_cases.SUBJECTS
             ],
         }
