@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -9,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 
 from smtp_backend import SMTP, Envelope, SendResult
-from smtp_backend.mailer.connect import open_connection
 
 from .message import Message
 from .sanitize import AddressLike, sanitize_address, sanitize_addresses
@@ -41,7 +41,9 @@ class Connection:
 
     ``host`` is Flask-Mail's own SMTP session: None here, as the pool sends. Set it
     (``conn.host = conn.configure_host()``, or a test double) and ``send`` hands each
-    message to ``host.sendmail`` at once, as Flask-Mail does; the block QUITs it.
+    message to ``host.sendmail`` at once, as Flask-Mail does. At the block's end a host
+    from ``configure_host`` goes back to the app's pool; any other is QUIT, as in
+    Flask-Mail.
 
     With ``MAIL_QUEUE = "celery"`` each flush queues one batch of
     ``MAIL_QUEUE_BATCH_SIZE`` messages for the workers instead: nothing is refused
@@ -54,6 +56,7 @@ class Connection:
         self.num_emails = 0
         self.results: list[SendResult] = []
         self._queue: list[tuple[Message, Envelope]] = []
+        self._lent: dict[int, contextlib.ExitStack] = {}  # id(host) -> its loan from the pool
         self._flush_every = (
             mail.queue_batch_size  # a flush is one queued batch; the workers' Mailer sends it
             if mail.queue is not None
@@ -80,14 +83,29 @@ class Connection:
                 # The block's own exception propagates; this one must not hide it.
                 logger.exception("sending the messages queued before the error failed too")
         finally:
-            if self.host is not None:
-                self.host.quit()
-                self.host = None
+            host, self.host = self.host, None
+            if host is not None:
+                self._release(host, close_first=False)
+            for loan in self._lent.values():  # configured, never set as the host
+                loan.close()
+            self._lent.clear()
 
     def configure_host(self) -> SMTP:
-        """A new SMTP session with the app's settings: connected, TLS as configured
-        (certificate verified), logged in. The caller QUITs it."""
-        return open_connection(self.mail.pooled_mailer().settings)
+        """An SMTP session for this block alone, as Flask-Mail's: connected, TLS as
+        configured (certificate verified), logged in. It is lent by the app's pool (an idle
+        connection or a new one) and goes back to it when the block ends."""
+        loan = contextlib.ExitStack()
+        host = loan.enter_context(self.mail.pooled_mailer().lend())
+        self._lent[id(host)] = loan
+        return host
+
+    def _release(self, host: Any, *, close_first: bool) -> None:
+        """A lent host back to the pool (QUIT first with ``close_first``); any other QUIT."""
+        loan = self._lent.pop(id(host), None)
+        if loan is None or close_first:
+            host.quit()
+        if loan is not None:
+            loan.close()
 
     def send(self, message: Message, envelope_from: AddressLike | None = None) -> None:
         """Check and queue ``message`` (``envelope_from``: another MAIL FROM address).
@@ -121,7 +139,7 @@ class Connection:
         self.num_emails += 1
         if self.num_emails == self.mail.max_emails:
             self.num_emails = 0
-            self.host.quit()
+            self._release(self.host, close_first=True)  # a new session, as Flask-Mail
             self.host = self.configure_host()
 
     def send_message(self, *args: Any, **kwargs: Any) -> None:
