@@ -102,10 +102,12 @@ class Connection:
     def _release(self, host: Any, *, close_first: bool) -> None:
         """A lent host back to the pool (QUIT first with ``close_first``); any other QUIT."""
         loan = self._lent.pop(id(host), None)
-        if loan is None or close_first:
-            host.quit()
-        if loan is not None:
-            loan.close()
+        try:
+            if loan is None or close_first:
+                host.quit()
+        finally:
+            if loan is not None:
+                loan.close()
 
     def send(self, message: Message, envelope_from: AddressLike | None = None) -> None:
         """Check and queue ``message`` (``envelope_from``: another MAIL FROM address).
