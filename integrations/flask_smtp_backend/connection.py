@@ -85,7 +85,7 @@ class Connection:
         finally:
             host, self.host = self.host, None
             if host is not None:
-                self._release(host, close_first=False)
+                self._release(host, close_first=False, failure=exc_value)
             for loan in self._lent.values():  # configured, never set as the host
                 loan.close()
             self._lent.clear()
@@ -99,14 +99,19 @@ class Connection:
         self._lent[id(host)] = loan
         return host
 
-    def _release(self, host: Any, *, close_first: bool) -> None:
-        """A lent host back to the pool (QUIT first with ``close_first``); any other QUIT."""
+    def _release(
+        self, host: Any, *, close_first: bool, failure: BaseException | None = None
+    ) -> None:
+        """A lent host back to the pool (QUIT first with ``close_first``; closed, not kept,
+        after the block's ``failure``); any other host QUIT."""
         loan = self._lent.pop(id(host), None)
         try:
             if loan is None or close_first:
                 host.quit()
         finally:
-            if loan is not None:
+            if loan is not None and failure is not None:
+                loan.__exit__(type(failure), failure, failure.__traceback__)
+            elif loan is not None:
                 loan.close()
 
     def send(self, message: Message, envelope_from: AddressLike | None = None) -> None:

@@ -279,3 +279,14 @@ def test_an_attachment_type_without_a_subtype_is_refused(mail: Mail) -> None:
     message.attach("a.bin", "application", b"x")
     with pytest.raises(ValueError, match="type/subtype"):
         message.as_bytes()
+
+
+def test_a_configured_host_is_closed_not_kept_when_the_block_raises(
+    mail: Mail, smtp_server: RecordingSMTPServer
+) -> None:
+    with pytest.raises(KeyError), mail.connect() as connection:
+        connection.host = connection.configure_host()
+        connection.send(Message("s", recipients=["to@example.test"], body="b"))
+        raise KeyError("the view failed")
+    mail.send(Message("after", recipients=["to@example.test"], body="b"))
+    assert [m.connection for m in smtp_server.messages] == [1, 2]  # a new one, not the lent
