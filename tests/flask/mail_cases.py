@@ -17,8 +17,19 @@ MESSAGE_ID = "<20231114221320.1.2@example.test>"
 FROM = "from@example.test"
 TO = ["to@example.test"]
 
+Case = tuple[dict[str, Any], list[dict[str, Any]], bool]
+
+
+def _attached(
+    filename: str, data: bytes, content_type: str | None = None, *, ascii_names: bool = False
+) -> Case:
+    """A plain message with one attachment (``ascii_names``: MAIL_ASCII_ATTACHMENTS)."""
+    attachment = {"filename": filename, "data": data, "content_type": content_type}
+    return {"subject": "Report", "body": "attached"}, [attachment], ascii_names
+
+
 #: name -> (Message keyword arguments, attachments (Message.attach keywords), MAIL_ASCII_ATTACHMENTS)
-CASES: dict[str, tuple[dict[str, Any], list[dict[str, Any]], bool]] = {
+CASES: dict[str, Case] = {
     "plain": ({"subject": "Hello", "body": "Hello Joe,\nHow are you?"}, [], False),
     "plain, trailing newline": ({"subject": "Hi", "body": "ends with a newline\n"}, [], False),
     "plain, CRLF body": ({"subject": "Hi", "body": "a\r\nb\r\n"}, [], False),
@@ -26,25 +37,11 @@ CASES: dict[str, tuple[dict[str, Any], list[dict[str, Any]], bool]] = {
     "html": ({"subject": "Hi", "html": "<p>Hello</p>"}, [], False),
     "html + body": ({"subject": "Hi", "body": "Hello", "html": "<p>Hello</p>"}, [], False),
     "alts json": ({"subject": "Hi", "alts": {"json": '{"a": 1}'}}, [], False),
-    "attachment ascii name": (
-        {"subject": "Report", "body": "attached"},
-        [{"filename": "test doc.txt", "content_type": "text/plain", "data": b"this is a test"}],
-        False,
-    ),
-    "attachment non-ascii name": (
-        {"subject": "Report", "body": "attached"},
-        [{"filename": "ünicöde ←→ ✓.txt", "content_type": "text/plain", "data": b"data"}],
-        False,
-    ),
-    "attachment short non-ascii name": (
-        {"subject": "Report", "body": "attached"},
-        [{"filename": "é.pdf", "data": b"%PDF-1.4"}],
-        False,
-    ),
-    "attachment name made ascii": (
-        {"subject": "Report", "body": "attached"},
-        [{"filename": "ünicödeß ←.→ ✓.txt", "content_type": "text/plain", "data": b"x"}],
-        True,
+    "attachment ascii name": _attached("test doc.txt", b"this is a test", "text/plain"),
+    "attachment non-ascii name": _attached("ünicöde ←→ ✓.txt", b"data", "text/plain"),
+    "attachment short non-ascii name": _attached("é.pdf", b"%PDF-1.4"),
+    "attachment name made ascii": _attached(
+        "ünicödeß ←.→ ✓.txt", b"x", "text/plain", ascii_names=True
     ),
     "attachment str data": (
         {"subject": "Notes", "body": "b"},
@@ -171,7 +168,7 @@ CASES: dict[str, tuple[dict[str, Any], list[dict[str, Any]], bool]] = {
 
 #: Messages where Flask-Mail's output is unsafe or breaks, which flask_smtp_backend refuses
 #: or writes otherwise (see the Flask README's list of differences).
-DIFFERENT: dict[str, tuple[dict[str, Any], list[dict[str, Any]], bool]] = {
+DIFFERENT: dict[str, Case] = {
     "subject with a vertical tab": (
         {"subject": "Invoice\x0bBcc: leak@evil.test", "body": "b"},
         [],
@@ -291,5 +288,5 @@ def ascii_attachments(name: str) -> bool:
     return _case(name)[2]
 
 
-def _case(name: str) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+def _case(name: str) -> Case:
     return CASES.get(name) or GENERATED.get(name) or DIFFERENT[name]
