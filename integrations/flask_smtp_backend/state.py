@@ -31,8 +31,8 @@ class MailState:
     ``username``, ``password``, ``port``, ``use_tls``, ``use_ssl``, ``default_sender``,
     ``debug``, ``max_emails``, ``suppress``, ``ascii_attachments``), so two states of
     one configuration compare equal by ``__dict__`` as Flask-Mail's do. They may be
-    changed at run time; the connection settings are read when the first message is
-    sent, ``suppress`` at every send. The rest lives in slots.
+    changed at run time and are read at every send, as in Flask-Mail (a changed
+    connection attribute replaces the pooled Mailer). The rest lives in slots.
     """
 
     __slots__ = (
@@ -42,6 +42,7 @@ class MailState:
         "_capture",
         "_lock",
         "_mailer",
+        "_mailer_from",
         "outbox",
         "settings",
     )
@@ -64,6 +65,7 @@ class MailState:
         self._app: weakref.ref[Flask] | None = None
         self._lock = threading.Lock()
         self._mailer: Mailer | None = None
+        self._mailer_from: tuple[Any, ...] = ()  # the attributes the Mailer was made from
         self._capture: Mailer | None = None
         if app is not None:
             self.bind(app)
@@ -176,11 +178,20 @@ class MailState:
         return results
 
     def pooled_mailer(self) -> Mailer:
-        """The app's pooled Mailer, made from the settings at its first use."""
+        """The app's pooled Mailer; made again (the old one closed) after a connection
+        attribute changed, as Flask-Mail reads them at every ``connect()``."""
+        wanted = (
+            *(self.server, self.port, self.use_tls, self.use_ssl),
+            *(self.username, self.password, self.debug, self.max_emails),
+        )
         with self._lock:
-            if self._mailer is None:
-                self._mailer = sending_mailer(self)
-            return self._mailer
+            stale = self._mailer if self._mailer_from != wanted else None
+            if self._mailer is None or stale is not None:
+                self._mailer, self._mailer_from = sending_mailer(self), wanted
+            mailer = self._mailer
+        if stale is not None:
+            stale.close()
+        return mailer
 
     def _capturing_mailer(self) -> Mailer:
         with self._lock:

@@ -23,6 +23,7 @@ from flask_smtp_backend import (
     force_text,
 )
 from flask_smtp_backend.sanitize import check_header_text
+from tests.conftest import SMTPServerFactory
 from tests.flask.conftest import MailFactory
 from tests.servers import RecordingSMTPServer
 
@@ -290,3 +291,18 @@ def test_a_configured_host_is_closed_not_kept_when_the_block_raises(
         raise KeyError("the view failed")
     mail.send(Message("after", recipients=["to@example.test"], body="b"))
     assert [m.connection for m in smtp_server.messages] == [1, 2]  # a new one, not the lent
+
+
+def test_changed_connection_attributes_take_effect_at_the_next_send(
+    make_mail: MailFactory, smtp_server_factory: SMTPServerFactory
+) -> None:
+    """Flask-Mail reads server and port at every connect(); so does the app's pool."""
+    first, second = smtp_server_factory(), smtp_server_factory()
+    mail = make_mail(first)
+    with mail.app.app_context():
+        mail.send(Message("one", recipients=["to@example.test"], body="b"))
+        mail.state.port = second.port
+        mail.send(Message("two", recipients=["to@example.test"], body="b"))
+        mail.send(Message("three", recipients=["to@example.test"], body="b"))
+    assert (len(first.messages), len(second.messages)) == (1, 2)
+    assert second.connections == 1  # the new pool is kept, not made again for each send
