@@ -67,8 +67,9 @@ def main() -> int:
             mail.state.ascii_attachments = mail_cases.ascii_attachments(name)
             message = mail_cases.build(package.Message, name)
             messages[name] = _outcome(message.as_bytes)
-            if "bytes" in messages[name]:
-                messages[name]["string"] = message.as_string()
+            as_string = _outcome(lambda m=message: m.as_string().encode("utf-8", "surrogateescape"))
+            if "bytes" in messages[name] and "bytes" in as_string:
+                messages[name]["string"] = as_string["bytes"]
     sanitized = {
         encoding: {
             "addresses": [

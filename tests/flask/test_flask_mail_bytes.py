@@ -100,8 +100,8 @@ def test_the_bytes_are_flask_mails(reference: dict[str, Any], in_app: Mail, name
     expected = flask_mail_bytes(reference, name)
     message = ours(in_app, name)
     assert normalised(message.as_bytes()) == normalised(expected)
-    as_string = reference["messages"][name]["string"]  # headers unfolded, as Flask-Mail's
-    assert normalised(message.as_string().encode()) == normalised(as_string.encode())
+    as_string = base64.b64decode(reference["messages"][name]["string"])  # headers unfolded
+    assert normalised(message.as_string().encode()) == normalised(as_string)
 
 
 @pytest.mark.parametrize("name", list(mail_cases.GENERATED))
@@ -117,7 +117,8 @@ def test_generated_messages_are_flask_mails(
         assert type(raised.value).__name__ == expected["error"]
     else:
         assert normalised(message.as_bytes()) == normalised(base64.b64decode(expected["bytes"]))
-        assert normalised(message.as_string().encode()) == normalised(expected["string"].encode())
+        as_string = base64.b64decode(expected["string"])
+        assert normalised(message.as_string().encode()) == normalised(as_string)
 
 
 def test_the_bytes_sent_are_the_bytes_built(
@@ -177,7 +178,12 @@ def test_header_injection_flask_mail_writes_is_refused(
     smtp_server: RecordingSMTPServer,
     name: str,
 ) -> None:
-    assert b"\r\nBcc: leak@evil.test\r\n" in flask_mail_bytes(reference, name)  # a new header
+    outcome = reference["messages"][name]
+    if "bytes" in outcome:  # a line a reader splitting lines as Python does sees as a header
+        lines = base64.b64decode(outcome["bytes"]).decode().splitlines()
+        assert "Bcc: leak@evil.test" in lines
+    else:  # the stdlib of 3.13 (and 3.12.5+) refuses to write a CR or LF it finds
+        assert outcome == {"error": "HeaderWriteError"}
     mail = make_mail(smtp_server)
     with mail.app.app_context():
         message = mail_cases.build(Message, name)
@@ -213,8 +219,9 @@ def test_a_non_ascii_str_attachment_is_sent_as_utf8(
 
 def test_a_non_ascii_extra_header_is_encoded(reference: dict[str, Any], in_app: Mail) -> None:
     name = "non-ascii extra header"
-    assert reference["messages"][name] == {"error": "UnicodeEncodeError"}
     data = ours(in_app, name).as_bytes()
+    outcome = reference["messages"][name]  # Python 3.13's stdlib encodes it as we do
+    assert outcome.get("error") == "UnicodeEncodeError" or flask_mail_bytes(reference, name) == data
     assert b"X-Name: =?utf-8?q?J=C3=B6rg?=\r\n" in data
     assert parsed(data)["X-Name"] == "Jörg"
 
