@@ -1,35 +1,22 @@
-"""Flask-Mail's address forms (``"a@b"``, ``"Name <a@b>"``, ``("Name", "a@b")``) -> headers, envelope."""
+"""Flask-Mail's address forms (``"a@b"``, ``"Name <a@b>"``, ``("Name", "a@b")``) -> the envelope."""
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Iterable
-from email.headerregistry import Address
 from functools import lru_cache
 
-AddressLike = str | tuple[str, str]
+from .sanitize import AddressLike, split_address
 
 
 @lru_cache(maxsize=4096)  # the same addresses recur in every message: parse each once
 def _name_and_address(value: AddressLike) -> tuple[str, str]:
-    if isinstance(value, tuple):
-        name, address = value
-        return str(name), str(address)
-    return email.utils.parseaddr(str(value))
+    name, address = split_address(value)
+    return str(name), str(address)
 
 
 def _ascii_domain(domain: str) -> str:
     """An internationalised domain in its IDNA (punycode) form, as Flask-Mail sends it."""
     return domain if domain.isascii() else domain.encode("idna").decode("ascii")
-
-
-def header_address(value: AddressLike) -> Address:
-    """One address as a structured header value (the name is RFC 2047-encoded on output)."""
-    name, address = _name_and_address(value)
-    username, at, domain = address.rpartition("@")
-    if not at:
-        return Address(display_name=name, username=address, domain="")
-    return Address(display_name=name, username=username, domain=_ascii_domain(domain))
 
 
 def envelope_address(value: AddressLike) -> str:

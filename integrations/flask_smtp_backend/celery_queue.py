@@ -16,24 +16,21 @@ messages are captured into ``mail.outbox`` as ``mail.send`` would.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 from flask import current_app
 
-from smtp_backend import Envelope
-from smtp_backend.celery import QueuedBatch, enqueue, message_payload
+from smtp_backend.celery import QueuedBatch
 
+from .celery_batches import enqueue_prepared
 from .message import Message
-from .signals import email_dispatched
-
-if TYPE_CHECKING:  # the state calls this module: a type here, not an import
-    from .state import MailState
+from .state import MailState
 
 
 def _state() -> MailState:
-    state: MailState | None = current_app.extensions.get("mail")
-    if state is None or not hasattr(state, "queue_batch_size"):
+    state = current_app.extensions.get("mail")
+    if not isinstance(state, MailState):
         raise RuntimeError("The current application was not configured with flask_smtp_backend")
     return state
 
@@ -51,28 +48,6 @@ def enqueue_mail(
     if state.suppress:
         state.deliver(prepared)
         return []
-    return enqueue_prepared(state, prepared, celery_app=celery_app, **options)
-
-
-def enqueue_prepared(
-    state: MailState,
-    prepared: Sequence[tuple[Message, Envelope]],
-    *,
-    celery_app: Any = None,
-    **options: Any,
-) -> list[QueuedBatch]:
-    """Queue checked messages, ``state.queue_batch_size`` a batch; ``email_dispatched``
-    fires for each message once its batch is queued."""
-    app = state.app
-    if celery_app is None:
-        celery_app = app.extensions.get("celery")
-    payloads = [message_payload(envelope) for _, envelope in prepared]  # all built, then queued
-    size = state.queue_batch_size
-    queued = []
-    for start in range(0, len(prepared), size):
-        queued += enqueue(
-            payloads[start : start + size], batch_size=size, app=celery_app, **options
-        )
-        for message, _ in prepared[start : start + size]:
-            email_dispatched.send(app, message=message)
-    return queued
+    return enqueue_prepared(
+        state.app, prepared, state.queue_batch_size, celery_app=celery_app, **options
+    )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .addresses import AddressLike
+from .sanitize import AddressLike
+
+#: ``MAIL_QUEUE`` values besides None (send through the app's Mailer).
+MAIL_QUEUES = ("celery",)
+DEFAULT_QUEUE_BATCH_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -37,17 +42,26 @@ class MailSettings:
     rate_limit: float | None = None
     retries: int | None = None
     allow_insecure_auth: bool = False
+    queue: str | None = None  # "celery": messages are queued for Celery workers, not sent
+    queue_batch_size: int = DEFAULT_QUEUE_BATCH_SIZE
 
     @classmethod
     def from_config(
         cls, config: Mapping[str, Any], *, debug: bool = False, testing: bool = False
     ) -> MailSettings:
         """Read ``config``; ``MAIL_DEBUG`` defaults to ``app.debug`` and
-        ``MAIL_SUPPRESS_SEND`` to ``app.testing``, as in Flask-Mail."""
+        ``MAIL_SUPPRESS_SEND`` to ``app.testing``, as in Flask-Mail. A mistake that would
+        only show at the first send (TLS and SSL both on, an unknown ``MAIL_QUEUE``)
+        raises ``ValueError`` here."""
         get = config.get
         ca_file = get("MAIL_CA_FILE")
         if ca_file and not os.path.isfile(ca_file):  # found now, not at the first send
             raise ValueError(f"MAIL_CA_FILE: no such file: {ca_file}")
+        if get("MAIL_USE_TLS") and get("MAIL_USE_SSL"):
+            raise ValueError(
+                "MAIL_USE_TLS and MAIL_USE_SSL are mutually exclusive: set MAIL_USE_SSL for "
+                "implicit TLS (usually port 465) or MAIL_USE_TLS for STARTTLS (usually 587)"
+            )
         max_emails = get("MAIL_MAX_EMAILS")
         if max_emails is not None and int(max_emails) < 1:
             raise ValueError(f"MAIL_MAX_EMAILS must be a positive number, not {max_emails!r}")
@@ -72,6 +86,8 @@ class MailSettings:
             rate_limit=_optional(get("MAIL_RATE_LIMIT"), float),
             retries=_optional(get("MAIL_RETRIES"), int),
             allow_insecure_auth=bool(get("MAIL_ALLOW_INSECURE_AUTH", False)),
+            queue=_mail_queue(get("MAIL_QUEUE")),
+            queue_batch_size=_batch_size(get("MAIL_QUEUE_BATCH_SIZE")),
         )
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -86,3 +102,21 @@ class MailSettings:
 
 def _optional(value: Any, kind: type[Any]) -> Any:
     return None if value is None else kind(value)
+
+
+def _mail_queue(value: Any) -> str | None:
+    """``MAIL_QUEUE``: "celery" needs the celery extra installed."""
+    if value is None:
+        return None
+    if value not in MAIL_QUEUES:
+        raise ValueError(f"MAIL_QUEUE must be unset (send at once) or 'celery', not {value!r}")
+    if importlib.util.find_spec("celery") is None:  # by name: importing it is the queue's job
+        raise ImportError("MAIL_QUEUE = 'celery' needs pip install 'smtp-backend[celery]'")
+    return str(value)
+
+
+def _batch_size(value: Any) -> int:
+    size = DEFAULT_QUEUE_BATCH_SIZE if value is None else int(value)
+    if size < 1:
+        raise ValueError(f"MAIL_QUEUE_BATCH_SIZE must be at least 1, not {value!r}")
+    return size

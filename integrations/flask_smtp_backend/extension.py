@@ -24,23 +24,22 @@ class Mail:
     factory) serves every app it was given, choosing the current app's state, so a
     send needs an app context (a request, a CLI command, or ``with app.app_context()``).
     Flask-Mail's state attributes (``mail.server``, ``mail.suppress``...) read through
-    to that state, as in Flask-Mail.
+    to that state, as in Flask-Mail (None when there is no such attribute).
     """
 
     def __init__(self, app: Flask | None = None) -> None:
         self.app = app
         self.state: MailState | None = self.init_app(app) if app is not None else None
 
-    def init_mail(
-        self, config: Any, debug: bool | int = False, testing: bool = False
-    ) -> MailSettings:
-        """The settings read from ``config`` (Flask-Mail's hook, kept for subclasses)."""
-        return MailSettings.from_config(config, debug=bool(debug), testing=testing)
+    def init_mail(self, config: Any, debug: bool | int = False, testing: bool = False) -> MailState:
+        """A state read from ``config``, as Flask-Mail's: ``MAIL_DEBUG`` defaults to ``debug``,
+        ``MAIL_SUPPRESS_SEND`` to ``testing``; a bad combination raises ``ValueError``."""
+        return MailState(MailSettings.from_config(config, debug=bool(debug), testing=testing))
 
     def init_app(self, app: Flask) -> MailState:
         """Read ``app.config`` and register the state as ``app.extensions["mail"]``."""
-        settings = self.init_mail(app.config, app.debug, app.testing)
-        state = MailState(settings, app)
+        state = self.init_mail(app.config, app.debug, app.testing)
+        state.bind(app)
         previous = app.extensions.get("mail")
         if isinstance(previous, MailState):
             previous.close()  # init_app called again: the old pool must not linger
@@ -65,13 +64,15 @@ class Mail:
         return state
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
+        """The state's attribute (``mail.server``...); None when it has none, or when there
+        is no state to read, as in Flask-Mail."""
+        if name.startswith("_"):
             raise AttributeError(name)
         try:
             state = self.current_state()
-        except RuntimeError as exc:  # hasattr() and introspection expect AttributeError
-            raise AttributeError(f"{name!r}: {exc}") from exc
-        return getattr(state, name)
+        except RuntimeError:
+            return None
+        return getattr(state, name, None)
 
     @property
     def outbox(self) -> list[Message]:

@@ -1,4 +1,4 @@
-"""``Message`` and ``Attachment``: Flask-Mail 0.10's classes, built on ``email.message.EmailMessage``.
+"""``Message`` and ``Attachment``: Flask-Mail 0.10's classes, making Flask-Mail's bytes.
 
 Unlike Flask-Mail, importing this module changes no global state of the ``email``
 package (Flask-Mail re-registers the ``utf-8`` charset for the whole process).
@@ -6,61 +6,34 @@ package (Flask-Mail re-registers the ``utf-8`` charset for the whole process).
 
 from __future__ import annotations
 
-import email.policy
-import re
 import socket
 import time
-import unicodedata
 import warnings
 from collections.abc import Iterable
-from email.message import EmailMessage, MIMEPart
-from email.utils import formatdate, make_msgid
+from email.mime.base import MIMEBase
+from email.utils import make_msgid
 from functools import cache
 from mimetypes import guess_type
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import current_app, has_app_context
 
 from smtp_backend import Envelope
 
-from .addresses import (
-    AddressLike,
-    as_text,
-    envelope_address,
-    has_newline,
-    header_address,
-    unique,
-)
-from .wire_headers import add_mime_version, set_address_header, set_header, set_text
+from .addresses import as_text, envelope_address, has_newline, unique
+from .mime import INTERNATIONAL_POLICY, POLICY, build
+from .sanitize import AddressLike, BadHeaderError, check_header_text, force_text
 
 if TYPE_CHECKING:
     from .connection import Connection
 
-# 7-bit-safe bodies: non-ASCII text goes quoted-printable or base64, so the message is
-# valid even to a server without 8BITMIME.
-_POLICY = email.policy.SMTP.clone(cte_type="7bit")
-_INTERNATIONAL_POLICY = _POLICY.clone(utf8=True)
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
-_SPACES = re.compile(r"\s+")
-
-
-class BadHeaderError(Exception):
-    """A header (subject, sender, a recipient, reply-to) holds a line break."""
+__all__ = ["Attachment", "BadHeaderError", "Message"]
 
 
 @cache
 def _message_id_domain() -> str:
     # make_msgid() looks the host name up on every call; it does not change while we run.
     return socket.getfqdn()
-
-
-def _text(value: Any) -> str:
-    """A lazy string (e.g. flask-babel's ``lazy_gettext``) resolved, as Flask-Mail does."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    return str(value)
 
 
 class Attachment:
@@ -85,29 +58,6 @@ class Attachment:
         self.content_type: str = content_type
         self.disposition: str = disposition or "attachment"
         self.headers: dict[str, str] = headers if headers is not None else {}
-
-    def part(self, charset: str, ascii_filename: bool) -> MIMEPart:
-        """This attachment as a MIME part (text stays text; anything else is base64)."""
-        part = MIMEPart(policy=_POLICY)
-        maintype, _, subtype = self.content_type.split(";", 1)[0].strip().partition("/")
-        placement: dict[str, Any] = {}
-        if self.filename is not None:
-            filename = _ascii_filename(self.filename) if ascii_filename else self.filename
-            placement = {"disposition": self.disposition, "filename": filename}
-        if isinstance(self.data, str) and maintype == "text":
-            part.set_content(self.data, subtype=subtype, charset=charset, **placement)
-        else:
-            data = self.data.encode("utf-8") if isinstance(self.data, str) else self.data
-            part.set_content(data, maintype, subtype, cte="base64", **placement)
-        for name, value in self.headers.items():
-            set_header(part, name, _text(value))
-        return part
-
-
-def _ascii_filename(filename: str) -> str:
-    """MAIL_ASCII_ATTACHMENTS: accents dropped, other non-ASCII removed, spaces collapsed."""
-    folded = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
-    return _SPACES.sub(" ", folded).strip()
 
 
 class Message:
@@ -190,24 +140,30 @@ class Message:
         self.attachments.append(Attachment(filename, content_type, data, disposition, headers))
 
     def has_bad_headers(self) -> bool:
-        """True when the sender, a recipient (cc and bcc included), reply-to or the subject
-        holds a line break; a subject may be folded (CRLF followed by a space or tab)."""
+        """True when the sender, a recipient (cc and bcc included) or reply-to holds a line
+        break, or the subject one other than a fold (CRLF then a space or tab, each line
+        holding text), or any of them another control character but TAB."""
         addresses = [self.sender or "", *self.recipients, *self.cc, *self.bcc]
         if self.reply_to:
             addresses.append(self.reply_to)
-        if any(has_newline(as_text(address)) for address in addresses):
+        for address in addresses:
+            text = as_text(address)
+            if has_newline(text) or _refused("To", text):
+                return True
+        subject = force_text(self.subject) if self.subject else ""
+        if _refused("Subject", subject):
             return True
-        subject = _text(self.subject) if self.subject else ""
         if not has_newline(subject):
             return False
-        for number, line in enumerate(subject.split("\r\n")):
-            if not line.strip() or has_newline(line) or (number > 0 and line[0] not in "\t "):
-                return True
-        return False
+        lines = subject.split("\r\n")
+        return any(
+            not line.strip() or (n > 0 and line[0] not in "\t ") for n, line in enumerate(lines)
+        )
 
     def is_bad_headers(self) -> bool:
         warnings.warn(
-            "'is_bad_headers' is renamed to 'has_bad_headers'.",
+            "'is_bad_headers' is renamed to 'has_bad_headers'. The old name is"
+            " deprecated and will be removed in Flask-Mail 1.0.",
             DeprecationWarning,
             stacklevel=2,
         )
@@ -219,61 +175,31 @@ class Message:
 
     # -- building the email -----------------------------------------------------
 
-    def to_email_message(self, ascii_attachments: bool | None = None) -> EmailMessage:
-        """The message as an ``EmailMessage`` (Bcc is not a header: it is envelope only).
+    def _message(self, ascii_attachments: bool | None = None) -> MIMEBase:
+        """The MIME tree Flask-Mail builds (``email.mime`` classes), ready to write.
 
         ``ascii_attachments`` defaults to ``MAIL_ASCII_ATTACHMENTS`` of the current app.
         """
         if ascii_attachments is None:
             ascii_attachments = _app_ascii_attachments()
-        charset = self.charset or "utf-8"
-        message = EmailMessage(policy=_POLICY)
-        self._set_headers(message)
-        texts: list[tuple[str, str]] = []
-        if self.body is not None or not self.alts:
-            texts.append(("plain", self.body or ""))
-        texts.extend(self.alts.items())
-        (subtype, first), *alternatives = texts
-        add_mime_version(message)
-        set_text(message, _text(first), subtype, charset)
-        if alternatives:
-            message.make_alternative()
-            for subtype, content in alternatives:
-                part = MIMEPart(policy=_POLICY)  # add_alternative would add MIME-Version to it
-                set_text(part, _text(content), subtype, charset)
-                message.attach(part)  # type: ignore[arg-type]  # typeshed: EmailMessage only
-        if self.attachments:
-            message.make_mixed()
-            for attachment in self.attachments:
-                message.attach(attachment.part(charset, ascii_attachments))  # type: ignore[arg-type]
+        message = build(self, ascii_attachments)
+        message.policy = INTERNATIONAL_POLICY if self._international() else POLICY
         return message
 
-    def _set_headers(self, message: EmailMessage) -> None:
-        if self.subject:
-            set_header(message, "Subject", _FOLD.sub("", _text(self.subject)))
-        if self.sender:
-            set_address_header(message, "From", [header_address(self.sender)])
-        if self.recipients:
-            to = [header_address(r) for r in unique(self.recipients)]
-            set_address_header(message, "To", to)
-        set_header(message, "Date", formatdate(self.date, localtime=True))
-        set_header(message, "Message-ID", self.msgId)
-        if self.cc:
-            set_address_header(message, "Cc", [header_address(r) for r in unique(self.cc)])
-        if self.reply_to:
-            set_address_header(message, "Reply-To", [header_address(self.reply_to)])
-        for name, value in (self.extra_headers or {}).items():
-            set_header(message, name, _text(value))
+    def _international(self) -> bool:
+        """An address whose local part is not ASCII: headers go as UTF-8 (SMTPUTF8)."""
+        addresses = [self.sender or "", *self.send_to, self.reply_to or ""]
+        return not all(as_text(a).isascii() or envelope_address(a).isascii() for a in addresses)
 
     def as_bytes(self, ascii_attachments: bool | None = None) -> bytes:
-        """The message as sent (CRLF line endings); UTF-8 headers when an address needs it."""
-        message = self.to_email_message(ascii_attachments)
-        addresses = [self.sender or "", *self.send_to, self.reply_to or ""]
-        international = not all(envelope_address(a).isascii() for a in addresses)
-        return message.as_bytes(policy=_INTERNATIONAL_POLICY if international else _POLICY)
+        """The message as sent: Flask-Mail's bytes (CRLF line endings)."""
+        return self._message(ascii_attachments).as_bytes()
 
     def as_string(self) -> str:
-        return self.as_bytes().decode("utf-8", "surrogateescape")
+        """The message as text, headers unfolded (as Flask-Mail's ``as_string``)."""
+        message = self._message()
+        unfolded = message.policy.clone(max_line_length=0)
+        return message.as_bytes(policy=unfolded).decode("utf-8", "surrogateescape")
 
     def __bytes__(self) -> bytes:
         return self.as_bytes()
@@ -309,7 +235,16 @@ class Message:
             self.as_bytes(ascii_attachments),
             self.mail_options,
             self.rcpt_options,
+            message_id=self.msgId,  # reported back in the SendResult
         )
+
+
+def _refused(name: str, text: str) -> bool:
+    try:
+        check_header_text(name, text)
+    except BadHeaderError:
+        return True
+    return False
 
 
 def _app_ascii_attachments() -> bool:

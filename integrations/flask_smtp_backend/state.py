@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, current_app
 
-from smtp_backend import (
-    Envelope,
-    MessageState,
-    SendResult,
-)
+from smtp_backend import Envelope, MessageState, SendResult
 from smtp_backend.mailer import Mailer
 
 from .config import MailSettings
@@ -27,22 +22,32 @@ from .signals import email_dispatched, record_messages
 if TYPE_CHECKING:
     from .connection import Connection
 
-#: ``MAIL_QUEUE`` values besides None (send through the app's Mailer).
-MAIL_QUEUES = ("celery",)
-DEFAULT_QUEUE_BATCH_SIZE = 100
-
 
 class MailState:
-    """What Flask-Mail keeps in ``app.extensions["mail"]`` (same attribute names), plus the
-    app's ``Mailer``: connections are pooled and reused across requests and threads.
+    """What Flask-Mail keeps in ``app.extensions["mail"]``, plus the app's ``Mailer``:
+    connections are pooled and reused across requests and threads.
 
-    The Flask-Mail attributes (``server``, ``port``, ``suppress``...) may be changed at
-    run time; the connection settings are read when the first message is sent.
-    ``suppress`` is read at every send.
+    Its ``__dict__`` holds Flask-Mail's eleven attributes and nothing else (``server``,
+    ``username``, ``password``, ``port``, ``use_tls``, ``use_ssl``, ``default_sender``,
+    ``debug``, ``max_emails``, ``suppress``, ``ascii_attachments``), so two states of
+    one configuration compare equal by ``__dict__`` as Flask-Mail's do. They may be
+    changed at run time and are read at every send, as in Flask-Mail (a changed
+    connection attribute replaces the pooled Mailer). The rest lives in slots.
     """
 
-    def __init__(self, settings: MailSettings, app: Flask) -> None:
-        self.settings = settings
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_app",
+        "_capture",
+        "_lock",
+        "_mailer",
+        "_mailer_from",
+        "outbox",
+        "settings",
+    )
+
+    def __init__(self, settings: MailSettings, app: Flask | None = None) -> None:
         self.server = settings.server
         self.username = settings.username
         self.password = settings.password
@@ -54,23 +59,41 @@ class MailState:
         self.max_emails = settings.max_emails
         self.suppress = settings.suppress
         self.ascii_attachments = settings.ascii_attachments
-        #: "celery": messages are queued for Celery workers (see ``celery_queue``), not sent.
-        self.queue = _mail_queue(app.config.get("MAIL_QUEUE"))
-        self.queue_batch_size = _batch_size(app.config.get("MAIL_QUEUE_BATCH_SIZE"))
+        self.settings = settings
         #: Messages captured while sending is suppressed, oldest first; ``outbox.clear()`` empties it.
         self.outbox: list[Message] = []
-        self._app = weakref.ref(app)
+        self._app: weakref.ref[Flask] | None = None
         self._lock = threading.Lock()
         self._mailer: Mailer | None = None
+        self._mailer_from: tuple[Any, ...] = ()  # the attributes the Mailer was made from
         self._capture: Mailer | None = None
-        weakref.finalize(app, self.close)  # runs when the app goes, or at interpreter exit
+        if app is not None:
+            self.bind(app)
+
+    def bind(self, app: Flask) -> None:
+        """Serve ``app``: its pooled connections close when it goes, or at interpreter exit."""
+        self._app = weakref.ref(app)
+        weakref.finalize(app, self.close)
 
     @property
     def app(self) -> Flask:
-        app = self._app()
-        if app is None:
+        """The app this state serves; for a state not bound to one, the current app."""
+        if self._app is None:
+            app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+            return app
+        bound = self._app()
+        if bound is None:
             raise RuntimeError("the Flask app of this mail state no longer exists")
-        return app
+        return bound
+
+    @property
+    def queue(self) -> str | None:
+        """``MAIL_QUEUE``: "celery" queues messages for Celery workers instead of sending."""
+        return self.settings.queue
+
+    @property
+    def queue_batch_size(self) -> int:
+        return self.settings.queue_batch_size
 
     # -- Flask-Mail's API ---------------------------------------------------------
 
@@ -139,12 +162,12 @@ class MailState:
         if not prepared:
             return []
         if self.queue is not None and not self.suppress:
-            from .celery_queue import enqueue_prepared
+            from .celery_batches import enqueue_prepared
 
-            enqueue_prepared(self, prepared)
+            enqueue_prepared(self.app, prepared, self.queue_batch_size)
             return []
         suppress = self.suppress
-        mailer = self._capturing_mailer() if suppress else self._sending_mailer()
+        mailer = self._capturing_mailer() if suppress else self.pooled_mailer()
         results = mailer.send([envelope for _, envelope in prepared])
         app = self.app
         for (message, _), result in zip(prepared, results, strict=True):
@@ -154,36 +177,27 @@ class MailState:
                 email_dispatched.send(app, message=message)
         return results
 
-    def _sending_mailer(self) -> Mailer:
+    def pooled_mailer(self) -> Mailer:
+        """The app's pooled Mailer; made again (the old one closed) after a connection
+        attribute changed, as Flask-Mail reads them at every ``connect()``."""
+        wanted = (
+            *(self.server, self.port, self.use_tls, self.use_ssl),
+            *(self.username, self.password, self.debug, self.max_emails),
+        )
         with self._lock:
-            if self._mailer is None:
-                self._mailer = sending_mailer(self)
-            return self._mailer
+            stale = self._mailer if self._mailer_from != wanted else None
+            if self._mailer is None or stale is not None:
+                self._mailer, self._mailer_from = sending_mailer(self), wanted
+            mailer = self._mailer
+        if stale is not None:
+            stale.close()
+        return mailer
 
     def _capturing_mailer(self) -> Mailer:
         with self._lock:
             if self._capture is None:
                 self._capture = capturing_mailer()
             return self._capture
-
-
-def _mail_queue(value: Any) -> str | None:
-    """``MAIL_QUEUE`` checked at ``init_app``; "celery" needs the celery extra installed."""
-    if value is None:
-        return None
-    if value not in MAIL_QUEUES:
-        raise ValueError(f"MAIL_QUEUE must be unset (send at once) or 'celery', not {value!r}")
-    # Checked by name, not imported: the queue module builds on this one.
-    if importlib.util.find_spec("celery") is None:
-        raise ImportError("MAIL_QUEUE = 'celery' needs pip install 'smtp-backend[celery]'")
-    return str(value)
-
-
-def _batch_size(value: Any) -> int:
-    size = DEFAULT_QUEUE_BATCH_SIZE if value is None else int(value)
-    if size < 1:
-        raise ValueError(f"MAIL_QUEUE_BATCH_SIZE must be at least 1, not {value!r}")
-    return size
 
 
 def _sender_form(sender: Any) -> Any:

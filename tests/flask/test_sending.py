@@ -43,7 +43,7 @@ def test_send_delivers_with_the_envelope_of_to_cc_and_bcc(
     assert received.mail_from == "ana@example.test"
     assert received.rcpt_tos == ("to@example.test", "cc@example.test", "bcc@example.test")
     assert b"bcc@example.test" not in received.content
-    assert b"From: Ana <ana@example.test>" in received.content
+    assert b"From: =?utf-8?q?Ana?= <ana@example.test>" in received.content  # Flask-Mail's form
     assert received.transfer == "DATA" and not received.tls
 
 
