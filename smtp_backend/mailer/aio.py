@@ -11,9 +11,10 @@ using: none goes back to the pool in an unknown state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from ..aio import AsyncSMTP
@@ -94,6 +95,45 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
                 now=self._clock(),
             )
             freed.notify()
+        await self._end(connection, verdict)
+
+    async def take(self, deadline: float | None = None) -> PooledConnection[AsyncSMTP]:
+        """A ready connection taken out of the pool (it no longer counts against ``size``):
+        an idle one that passes its check, else a new one. Never waits for a place; give
+        it back with :meth:`adopt`."""
+        while True:
+            freed = self._condition()
+            async with freed:
+                checkout = self._rules.take_out(self._clock())
+                if checkout.stale or checkout.connection is not None:
+                    freed.notify_all()  # places freed for callers waiting in acquire()
+            for expired in checkout.stale:
+                await quit_quietly(expired.smtp)
+            connection = checkout.connection
+            if connection is None:
+                smtp = await self._open_connection(deadline)
+                return self._rules.opened(smtp, self._clock())
+            if await self._still_usable(connection):
+                return connection
+            connection.smtp.close()
+
+    async def adopt(self, connection: PooledConnection[AsyncSMTP], *, reusable: bool) -> None:
+        """Take back a connection from :meth:`take`: kept idle when the pool has room (and
+        would keep it, as :meth:`release`), else closed (QUIT first when healthy)."""
+        freed = self._condition()
+        async with freed:
+            verdict = self._rules.adopt(
+                connection,
+                reusable=reusable,
+                still_open=connection.smtp.is_connected,
+                now=self._clock(),
+            )
+            freed.notify()
+        await self._end(connection, verdict)
+
+    @staticmethod
+    async def _end(connection: PooledConnection[AsyncSMTP], verdict: Return) -> None:
+        """Do what the rules said of a connection given back."""
         if verdict is Return.QUIT:
             await quit_quietly(connection.smtp)
         elif verdict is Return.DROP:
@@ -249,6 +289,18 @@ class AsyncMailer(MailerBase[AsyncConnectionFactory, AsyncConnectionPool]):
             return
         connection = await self._pool.acquire(self._deadline())
         await self._pool.release(connection, reusable=True)
+
+    @contextlib.asynccontextmanager
+    async def lend(self) -> AsyncIterator[AsyncSMTP]:
+        """One ready connection for the caller alone while the block runs; see
+        ``Mailer.lend`` (the same rules: it takes no place in the pool)."""
+        connection = await self._pool.take(self._deadline())
+        try:
+            yield connection.smtp
+        except BaseException:
+            await self._pool.adopt(connection, reusable=False)  # left in an unknown state
+            raise
+        await self._pool.adopt(connection, reusable=True)
 
     async def _drive(self, part: PartActions, deadline: float | None) -> PartOutcome:
         """Perform a part's actions: the only place an AsyncMailer waits or talks."""

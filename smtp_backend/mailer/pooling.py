@@ -100,6 +100,15 @@ class PoolRules(Generic[T]):
             self.forget()
         return Checkout(connection=connection, stale=stale)
 
+    def adopt(
+        self, connection: PooledConnection[T], *, reusable: bool, still_open: bool, now: float
+    ) -> Return:
+        """A connection from ``take_out`` coming back: kept idle when the pool has a place
+        (and would keep it), else closed (QUIT first when healthy)."""
+        if self.reserve():
+            return self.check_in(connection, reusable=reusable, still_open=still_open, now=now)
+        return Return.QUIT if reusable and still_open else Return.DROP
+
     def check_in(
         self, connection: PooledConnection[T], *, reusable: bool, still_open: bool, now: float
     ) -> Return:

@@ -123,6 +123,11 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
                 now=self._clock(),
             )
             self._lock.notify()
+        self._end(connection, verdict)
+
+    @staticmethod
+    def _end(connection: PooledConnection[SMTP], verdict: Return) -> None:
+        """Do what the rules said of a connection given back."""
         if verdict is Return.QUIT:
             quit_quietly(connection.smtp)
         elif verdict is Return.DROP:
@@ -151,16 +156,18 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
     def adopt(self, connection: PooledConnection[SMTP], *, reusable: bool) -> None:
         """Take back a connection from :meth:`take`: kept idle when the pool has room (and
         would keep it, as :meth:`release`), else closed (QUIT first when healthy)."""
-        if connection.pid == os.getpid():
-            with self._lock:
-                room = self._rules.reserve()
-            if room:
-                self.release(connection, reusable=reusable)
-                return
-        if reusable and connection.smtp.sock is not None:
-            quit_quietly(connection.smtp)
-        else:
+        if connection.pid != os.getpid():  # taken before a fork: the parent's
             connection.smtp.close()
+            return
+        with self._lock:
+            verdict = self._rules.adopt(
+                connection,
+                reusable=reusable,
+                still_open=connection.smtp.sock is not None,
+                now=self._clock(),
+            )
+            self._lock.notify()
+        self._end(connection, verdict)
 
     def _checkout(self) -> PooledConnection[SMTP] | None:
         """An idle connection, or None after reserving a place for a new one; waits if full."""

@@ -213,3 +213,27 @@ def test_the_async_pool_quits_a_connection_idle_past_its_timeout(
     asyncio.run(run())
     assert smtp_server.connections == 2
     assert smtp_server.verbs().count("QUIT") == 1  # the stale one said goodbye; the other not
+
+
+def test_a_lent_async_connection_takes_no_place_and_goes_back_when_there_is_room(
+    smtp_server: RecordingSMTPServer,
+) -> None:
+    async def run() -> None:
+        mailer = AsyncMailer(smtp_server.host, smtp_server.port, security="none", pool_size=1)
+        async with mailer.lend() as first, mailer.lend() as second:  # one task: no deadlock
+            assert first is not second
+            [result] = await mailer.send(_envelopes(1))
+            assert result.ok
+            assert (await first.noop())[0] == 250 and (await second.noop())[0] == 250
+            assert smtp_server.connections == 3
+        assert smtp_server.verbs().count("QUIT") == 2  # no room in the pool for the lent ones
+        async with mailer.lend() as again:  # the pool's idle connection, lent and kept
+            assert (await again.noop())[0] == 250
+        assert smtp_server.connections == 3
+        with pytest.raises(RuntimeError):
+            async with mailer.lend():
+                raise RuntimeError("the block failed: its connection is closed, not kept")
+        await mailer.aclose()
+
+    asyncio.run(run())
+    assert smtp_server.verbs().count("QUIT") == 2  # the failed block's connection: no QUIT
