@@ -373,6 +373,7 @@ class BatchEngine:
             self._results[attempt.index] = _result(attempt, state, error=error)
         self._in_flight.clear()
         self._current = None
+        self._rset_pending = False  # nothing more is written on a connection that is gone
         if self.closing_reply is None:
             self.closing_reply = Reply(421, b"connection lost")
         for item in self._items:

@@ -296,6 +296,22 @@ def test_after_the_connection_is_lost_the_engine_is_finished_and_writes_nothing(
     assert [r.state for r in engine.pop_results()] == [MessageState.NOT_ATTEMPTED] * 2
 
 
+def test_a_lost_connection_cancels_the_rset_owed_after_a_failed_bdat() -> None:
+    # RFC 3030: a failed BDAT transaction is followed by RSET; not on a connection gone
+    failed, nxt = txn(0, bdat=True), txn(1, bdat=True)
+    engine = BatchEngine(iter([failed, nxt]), pipelining=True, window=1)
+    engine.data_to_send()
+    for code in (250, 250, 554):
+        engine.receive_reply(Reply(code, b""))
+    engine.connection_lost(SMTPServerDisconnected("gone"))
+    assert engine.finished
+    assert engine.data_to_send() == b""
+    assert [r.state for r in engine.pop_results()] == [
+        MessageState.REFUSED,
+        MessageState.NOT_ATTEMPTED,
+    ]
+
+
 def test_a_window_below_one_is_refused_with_a_clear_error() -> None:
     with pytest.raises(ValueError, match="window must be at least 1"):
         BatchEngine(iter([]), pipelining=True, window=0)
