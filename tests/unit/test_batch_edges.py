@@ -101,9 +101,16 @@ def test_a_354_after_a_refused_sender_gets_only_the_dot_though_a_recipient_was_a
 def test_smtp_expects_one_reply_after_the_data_however_many_recipients() -> None:
     # only LMTP answers the data once per recipient; BatchEngine speaks SMTP unless told
     message = txn(0, "a@example.test", "b@example.test", "c@example.test")
-    r = run([message, txn(1)], [250, 250, 250, 250, 354, 250, 250, 250, 354, 250])
-    assert states(r) == [MessageState.SENT, MessageState.SENT]
-    assert r.results[0].accepted == ("a@example.test", "b@example.test", "c@example.test")
+    engine = BatchEngine(iter([message]), pipelining=True)
+    engine.data_to_send()
+    for code in (250, 250, 250, 250, 354):
+        engine.receive_reply(Reply(code, b""))
+    assert engine.data_to_send() == message.payload
+    engine.receive_reply(Reply(250, b"queued"))
+    [result] = engine.pop_results()
+    assert engine.finished
+    assert result.state is MessageState.SENT
+    assert result.accepted == ("a@example.test", "b@example.test", "c@example.test")
 
 
 def test_without_pipelining_a_refused_sender_is_followed_by_rset_as_smtplib_does() -> None:
@@ -224,7 +231,9 @@ def test_a_reply_code_of_100_is_a_reply_and_refuses_the_sender_as_smtplib_does()
     assert isinstance(r.results[0].error, SMTPSenderRefused)
 
 
-def test_a_reply_to_no_command_ends_the_batch_with_a_protocol_error() -> None:
+@pytest.mark.parametrize("code", [100, 250])
+def test_a_reply_to_no_command_ends_the_batch_with_a_protocol_error(code: int) -> None:
+    # a code of 100 and up is a reply, though an unexpected one; below 100 it is garbage
     first = txn(0)
     engine = BatchEngine(iter([first, txn(1)]), pipelining=False)
     for code in (250, 250, 354):
@@ -232,12 +241,12 @@ def test_a_reply_to_no_command_ends_the_batch_with_a_protocol_error() -> None:
         engine.receive_reply(Reply(code, b""))
     assert engine.data_to_send() == first.payload
     engine.receive_reply(Reply(250, b"queued"))
-    engine.receive_reply(Reply(250, b"extra"))  # before the next MAIL was even written
+    engine.receive_reply(Reply(code, b"extra"))  # before the next MAIL was even written
     sent, lost = engine.pop_results()
     assert sent.state is MessageState.SENT
     assert lost.state is MessageState.NOT_ATTEMPTED
     assert isinstance(lost.error, SMTPProtocolError)
-    assert (lost.error.smtp_code, lost.error.smtp_error) == (250, b"unexpected reply: extra")
+    assert (lost.error.smtp_code, lost.error.smtp_error) == (code, b"unexpected reply: extra")
 
 
 # -- what every result carries ---------------------------------------------------------------
@@ -245,11 +254,14 @@ def test_a_reply_to_no_command_ends_the_batch_with_a_protocol_error() -> None:
 
 def test_every_kind_of_result_names_its_message() -> None:
     error = ValueError("bad input")
+    in_flight, never_taken = txn(4), txn(5)
     items: list[PreparedTransaction | UnpreparedMessage] = [
         txn(0),
         txn(1),
         UnpreparedMessage(error, "u@example.test", ("v@example.test",), "<u@example.test>"),
         txn(3),
+        in_flight,  # when the connection is lost
+        never_taken,  # from the iterator
     ]
     r = run(items, [250, 250, 354, 250, 550, 503, 554, 250, 250, 354], then_lose=True)
     assert states(r) == [
@@ -257,8 +269,11 @@ def test_every_kind_of_result_names_its_message() -> None:
         MessageState.REFUSED,
         MessageState.NOT_ATTEMPTED,
         MessageState.UNKNOWN,
+        MessageState.NOT_ATTEMPTED,
+        MessageState.NOT_ATTEMPTED,
     ]
-    for i in (0, 1, 3):
+    assert in_flight.mail in r.writes[-1] and never_taken.mail not in b"".join(r.writes)
+    for i in (0, 1, 3, 4, 5):
         result, item = r.results[i], items[i]
         assert isinstance(item, PreparedTransaction)
         assert (result.index, result.sender, result.recipients) == (

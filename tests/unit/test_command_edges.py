@@ -22,13 +22,17 @@ from smtp_backend.protocol.commands import reject_controls, validate_esmtp_param
 # -- _CONTROL: C0 controls and DEL are refused; everything printable passes --------
 
 
-@pytest.mark.parametrize("char", ["\x00", "\t", "\x1f", "\x7f"], ids=ascii)
+def codepoint(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
+@pytest.mark.parametrize("char", ["\x00", "\t", "\x1f", "\x7f"], ids=codepoint)
 def test_control_characters_at_the_edges_are_refused(char: str) -> None:
     with pytest.raises(SMTPInvalidInputError, match="a control character"):
         reject_controls(f"a{char}b", "sender")
 
 
-@pytest.mark.parametrize("char", [" ", "~", "\x80", "é", "\u2028"], ids=ascii)
+@pytest.mark.parametrize("char", [" ", "~", "\x80", "é", "\u2028"], ids=codepoint)
 def test_printable_and_non_ascii_characters_pass_the_control_check(char: str) -> None:
     reject_controls(f"a{char}b", "sender")
 
@@ -195,7 +199,9 @@ def test_quoteaddr_agrees_with_smtplib(address: str) -> None:
     assert quoteaddr(address) == smtplib.quoteaddr(address)
 
 
-@pytest.mark.parametrize("args", ["a\rb", "a\nb", "a\r\nb", "\n"], ids=ascii)
+@pytest.mark.parametrize(
+    "args", ["a\rb", "a\nb", "a\r\nb", "\n"], ids=["CR", "LF", "CRLF", "LF alone"]
+)
 def test_a_bare_cr_or_lf_in_a_command_is_refused_with_smtplibs_error(args: str) -> None:
     with pytest.raises(ValueError) as ours:
         command_line("NOOP", args)
