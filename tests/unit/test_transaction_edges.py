@@ -150,12 +150,14 @@ def test_bdat_payload_is_one_last_chunk_of_the_canonical_message() -> None:
     txn = prepared(ESMTP, data=b".a\nb", bdat=True)
     assert txn.payload == b"BDAT 7 LAST\r\n.a\r\nb\r\n"
     assert (txn.use_bdat, txn.size) == (True, 5)
+    assert txn.content == b".a\r\nb\r\n"  # what the server receives: canonical, unstuffed
 
 
 def test_data_payload_is_stuffed_and_terminated() -> None:
     txn = prepared(ESMTP, data=b".a\nb")
     assert txn.payload == b"..a\r\nb\r\n.\r\n"
     assert (txn.use_bdat, txn.size) == (False, 5)
+    assert txn.content == b".a\r\nb\r\n"
 
 
 def test_the_message_id_given_to_prepare_wins_over_the_envelopes() -> None:
