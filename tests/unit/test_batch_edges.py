@@ -236,9 +236,9 @@ def test_a_reply_to_no_command_ends_the_batch_with_a_protocol_error(code: int) -
     # a code of 100 and up is a reply, though an unexpected one; below 100 it is garbage
     first = txn(0)
     engine = BatchEngine(iter([first, txn(1)]), pipelining=False)
-    for code in (250, 250, 354):
+    for answer in (250, 250, 354):
         engine.data_to_send()
-        engine.receive_reply(Reply(code, b""))
+        engine.receive_reply(Reply(answer, b""))
     assert engine.data_to_send() == first.payload
     engine.receive_reply(Reply(250, b"queued"))
     engine.receive_reply(Reply(code, b"extra"))  # before the next MAIL was even written
