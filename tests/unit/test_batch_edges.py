@@ -113,13 +113,6 @@ def test_smtp_expects_one_reply_after_the_data_however_many_recipients() -> None
     assert result.accepted == ("a@example.test", "b@example.test", "c@example.test")
 
 
-def test_without_pipelining_a_refused_sender_is_followed_by_rset_as_smtplib_does() -> None:
-    first, second = txn(0), txn(1)
-    r = run([first, second], [553, 250, 250, 250, 354, 250], pipelining=False)
-    assert r.writes[:3] == [first.mail, b"RSET\r\n", second.mail]
-    assert states(r) == [MessageState.REFUSED, MessageState.SENT]
-
-
 def test_pipelined_a_refused_sender_needs_no_rset() -> None:
     first, second = txn(0), txn(1)
     r = run([first, second], [553, 503, 554, 250, 250, 354, 250])
@@ -325,8 +318,3 @@ def test_a_lost_connection_cancels_the_rset_owed_after_a_failed_bdat() -> None:
         MessageState.REFUSED,
         MessageState.NOT_ATTEMPTED,
     ]
-
-
-def test_a_window_below_one_is_refused_with_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="window must be at least 1"):
-        BatchEngine(iter([]), pipelining=True, window=0)
