@@ -78,11 +78,14 @@ def test_what_follows_an_escaped_backslash_is_checked_again(address: str) -> Non
         ("<bob@example.test>   ", "<bob@example.test>"),
         ("Bob Smith <bob@example.test>", "<bob@example.test>"),
         ('"Smith, Bob" <bob@example.test>', "<bob@example.test>"),
-        ("Bob <>", "<>"),
     ],
 )
 def test_accepted_address_forms(address: str, path: str) -> None:
     assert path_argument(address) == path
+
+
+def test_a_display_name_with_empty_brackets_is_the_null_sender() -> None:
+    assert mail_command("Mailer Daemon <>") == "mail from:<>\r\n"
 
 
 @pytest.mark.parametrize(
