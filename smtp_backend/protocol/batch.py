@@ -36,21 +36,14 @@ _RSET = b"RSET\r\n"
 _DATA = b"DATA\r\n"
 
 
-class UnpreparedMessage(Exception):
+@dataclass(frozen=True, slots=True)
+class UnpreparedMessage:
     """Stands in a batch for a message that could not be prepared; it becomes a result."""
 
-    def __init__(
-        self,
-        error: BaseException,
-        sender: str = "",
-        recipients: tuple[str, ...] = (),
-        message_id: str | None = None,
-    ) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.sender = sender
-        self.recipients = recipients
-        self.message_id = message_id
+    error: BaseException
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
+    message_id: str | None = None
 
 
 def not_attempted_result(
@@ -97,7 +90,6 @@ class _Attempt:
     mail_written: bool = False
     data_written: bool = False  # DATA, or BDAT with its chunk
     content_written: bool = False  # the dot or BDAT LAST handed to the driver: fate may be unknown
-    finals_expected: int = 0
     outstanding: int = 0
     aborted: bool = False  # no more commands will be written for it
 
@@ -142,16 +134,14 @@ class BatchEngine:
         pipelining: bool,
         window: int = DEFAULT_WINDOW,
         lmtp: bool = False,
-        rset_after_refusal: bool = True,
         first_index: int = 0,
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
         self._items = items
         self._pipelining = pipelining
-        self._window = window if pipelining else 1
+        self._window = window  # without pipelining each reply is awaited: one transaction at a time
         self._lmtp = lmtp
-        self._rset_after_refusal = rset_after_refusal
         self._next_index = first_index
         self._expected: deque[tuple[_Expect, _Attempt | None]] = deque()
         self._in_flight: deque[_Attempt] = deque()  # written, not concluded, in order
@@ -254,7 +244,7 @@ class BatchEngine:
             return b""
         if attempt.data.code != 354:
             return self._abort(attempt)
-        if attempt.mail is None or attempt.mail.code != 250 or not attempt.accepted_indices():
+        if not attempt.mail_ok or not attempt.accepted_indices():
             # 354 although nothing can be delivered: end the data phase with the dot alone.
             return self._write_content(attempt, DATA_TERMINATOR)
         return self._write_content(attempt, txn.payload)
@@ -263,7 +253,6 @@ class BatchEngine:
         attempt.content_written = True
         # LMTP (never with BDAT: the accepted recipients must be known) replies per recipient.
         finals = max(1, len(attempt.accepted_indices())) if self._lmtp else 1
-        attempt.finals_expected = finals
         self._expect(_Expect.FINAL, attempt, finals)
         self._current = None
         return payload
@@ -272,10 +261,10 @@ class BatchEngine:
         """No more commands for this attempt; it concludes when its replies are in."""
         attempt.aborted = True
         self._current = None
-        if attempt.mail_ok or (self._rset_after_refusal and not self._pipelining):
+        if attempt.mail_ok or not self._pipelining:
             self._rset_pending = True  # smtplib resets after a refused MAIL too
         self._maybe_conclude(attempt)
-        return self._next_command() if self.closing_reply is None else b""
+        return self._next_command()
 
     def _start_next(self) -> _Attempt | None:
         if len(self._in_flight) >= self._window:
@@ -373,29 +362,24 @@ class BatchEngine:
 
     # -- ending --------------------------------------------------------------
 
-    def connection_lost(self, error: BaseException | None = None) -> None:
+    def connection_lost(self, error: BaseException) -> None:
         """The connection is gone: every open message ends unknown or not attempted."""
-        self._close_out(error or SMTPServerDisconnected("Connection unexpectedly closed"))
+        self._close_out(error)
 
     def _close_out(self, error: BaseException) -> None:
         self._expected.clear()
-        for attempt in self._in_flight:
-            if attempt.index in self._results:
-                continue
+        for attempt in self._in_flight:  # a concluded attempt has already left it
             state = MessageState.UNKNOWN if attempt.content_written else MessageState.NOT_ATTEMPTED
             self._results[attempt.index] = _result(attempt, state, error=error)
         self._in_flight.clear()
         self._current = None
+        self._rset_pending = False  # nothing more is written on a connection that is gone
         if self.closing_reply is None:
             self.closing_reply = Reply(421, b"connection lost")
-        while not self._exhausted:
-            try:
-                item = next(self._items)
-            except StopIteration:
-                self._exhausted = True
-                break
+        for item in self._items:
             self._results[self._next_index] = not_attempted_result(self._next_index, item, error)
             self._next_index += 1
+        self._exhausted = True
 
 
 __all__ = ["DEFAULT_WINDOW", "BatchEngine", "UnpreparedMessage", "not_attempted_result"]

@@ -80,22 +80,22 @@ def path_argument(address: str, what: str = "address") -> str:
     return f"<{mailbox}>"
 
 
-def validate_esmtp_parameter(option: str, what: str = "ESMTP parameter") -> None:
+def validate_esmtp_parameter(option: str) -> None:
     """An RFC 1869 ``keyword[=value]`` with nothing that could end or extend the command."""
-    reject_controls(option, what)
+    reject_controls(option, "ESMTP parameter")
     keyword, sep, value = option.partition("=")
     if not _ESMTP_KEYWORD.match(keyword) or (sep and not _ESMTP_VALUE.match(value)):
         raise SMTPInvalidInputError(
-            f"{what} {_describe(option)} is not of the form KEYWORD[=VALUE] "
+            f"ESMTP parameter {_describe(option)} is not of the form KEYWORD[=VALUE] "
             "(a value of printable characters, with no space or '=')"
         )
 
 
-def option_list(options: Iterable[str], what: str = "ESMTP parameter") -> str:
+def option_list(options: Iterable[str]) -> str:
     """The validated options joined for the command line, with a leading space if any."""
     options = list(options)
     for option in options:
-        validate_esmtp_parameter(option, what)
+        validate_esmtp_parameter(option)
     return " " + " ".join(options) if options else ""
 
 

@@ -55,7 +55,7 @@ class ReplyParser:
 
     def feed(self, data: bytes) -> None:
         """Add received bytes; raise ``SMTPProtocolError`` if a cap is exceeded."""
-        buffer = self._buffer + data if self._buffer else data
+        buffer = self._buffer + data
         start = 0
         while True:
             end = buffer.find(b"\n", start)
@@ -85,9 +85,8 @@ class ReplyParser:
 
     def _finish(self, code: int) -> None:
         lines = self._lines
-        message = lines[0] if len(lines) == 1 else b"\n".join(lines)
-        enhanced = parse_enhanced_code(code, lines[0]) if code > 0 else None
-        self._replies.append(Reply(code, message, enhanced))
+        # code -1 (garbage) matches no class, so it never gets an enhanced code
+        self._replies.append(Reply(code, b"\n".join(lines), parse_enhanced_code(code, lines[0])))
         self._lines = []
         self._size = 0
 

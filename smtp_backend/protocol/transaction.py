@@ -30,7 +30,7 @@ class PreparedTransaction:
 
 def _has_option(options: list[str], keyword: str) -> bool:
     keyword = keyword.lower()
-    return any(o.split("=", 1)[0].lower() == keyword for o in options)
+    return any(o.partition("=")[0].lower() == keyword for o in options)
 
 
 def mail_parameters(

@@ -504,7 +504,7 @@ def test_data_mode_pulls_one_item_until_its_354() -> None:
 
 
 def test_window_must_be_positive() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="window must be at least 1"):
         BatchEngine(iter([]), pipelining=True, window=0)
 
 
