@@ -86,9 +86,15 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
 
     async def release(self, connection: PooledConnection[AsyncSMTP], *, reusable: bool) -> None:
         """Give a connection back; ``reusable=False`` for one in an unknown state."""
+        await self._give_back(connection, reusable, adopting=False)
+
+    async def _give_back(
+        self, connection: PooledConnection[AsyncSMTP], reusable: bool, *, adopting: bool
+    ) -> None:
+        rule = self._rules.adopt if adopting else self._rules.check_in
         freed = self._condition()
         async with freed:
-            verdict = self._rules.check_in(
+            verdict = rule(
                 connection,
                 reusable=reusable,
                 still_open=connection.smtp.is_connected,
@@ -120,16 +126,7 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
     async def adopt(self, connection: PooledConnection[AsyncSMTP], *, reusable: bool) -> None:
         """Take back a connection from :meth:`take`: kept idle when the pool has room (and
         would keep it, as :meth:`release`), else closed (QUIT first when healthy)."""
-        freed = self._condition()
-        async with freed:
-            verdict = self._rules.adopt(
-                connection,
-                reusable=reusable,
-                still_open=connection.smtp.is_connected,
-                now=self._clock(),
-            )
-            freed.notify()
-        await self._end(connection, verdict)
+        await self._give_back(connection, reusable, adopting=True)
 
     @staticmethod
     async def _end(connection: PooledConnection[AsyncSMTP], verdict: Return) -> None:

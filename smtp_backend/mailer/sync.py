@@ -112,11 +112,17 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
 
     def release(self, connection: PooledConnection[SMTP], *, reusable: bool) -> None:
         """Give a connection back; ``reusable=False`` for one in an unknown state."""
+        self._give_back(connection, reusable, adopting=False)
+
+    def _give_back(
+        self, connection: PooledConnection[SMTP], reusable: bool, *, adopting: bool
+    ) -> None:
+        rule = self._rules.adopt if adopting else self._rules.check_in
         if connection.pid != os.getpid():  # lent before a fork: the pool no longer counts it
             connection.smtp.close()
             return
         with self._lock:
-            verdict = self._rules.check_in(
+            verdict = rule(
                 connection,
                 reusable=reusable,
                 still_open=connection.smtp.sock is not None,
@@ -156,18 +162,7 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
     def adopt(self, connection: PooledConnection[SMTP], *, reusable: bool) -> None:
         """Take back a connection from :meth:`take`: kept idle when the pool has room (and
         would keep it, as :meth:`release`), else closed (QUIT first when healthy)."""
-        if connection.pid != os.getpid():  # taken before a fork: the parent's
-            connection.smtp.close()
-            return
-        with self._lock:
-            verdict = self._rules.adopt(
-                connection,
-                reusable=reusable,
-                still_open=connection.smtp.sock is not None,
-                now=self._clock(),
-            )
-            self._lock.notify()
-        self._end(connection, verdict)
+        self._give_back(connection, reusable, adopting=True)
 
     def _checkout(self) -> PooledConnection[SMTP] | None:
         """An idle connection, or None after reserving a place for a new one; waits if full."""
