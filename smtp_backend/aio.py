@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from .errors import SMTPConnectError, SMTPServerDisconnected
 from .errors import SMTPTimeoutError as _SMTPTimeoutError
 from .protocol import exchanges as ex
-from .protocol import plans, setup
+from .protocol import plans, setup, validate_hostname
 from .protocol.sasl import PREFERRED_MECHANISMS
 from .protocol.session import (
     OAUTH_MECHANISMS,
@@ -113,6 +113,8 @@ class AsyncSMTP(ClientSession):
             raise ValueError("use_tls and start_tls are mutually exclusive")
         if password is not None and oauth_token is not None:
             raise ValueError("give password or oauth_token, not both")
+        if local_hostname is not None:
+            validate_hostname(local_hostname)
         self._init_session(
             hostname or host or "localhost",
             timeout=timeout,

@@ -3,17 +3,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.message
 import email.policy
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from email.headerregistry import Address, AddressHeader
 from typing import Any
 
+from django.core.mail import BadHeaderError
 from django.utils.encoding import force_str
 
-from smtp_backend import Envelope
+from smtp_backend import (
+    Envelope,
+    SMTPInvalidInputError,
+    check_header_value,
+    check_message_headers,
+)
 
 _NO_DOMAIN = "addr-spec local part with no domain"  # Django allows "From: webmaster" (#15042)
 # Python < 3.15 flags a non-ASCII local part (cpython#81074); SMTPUTF8 allows one.
@@ -69,15 +76,46 @@ def _takes_policy(message_class: type) -> bool:
 
 def serialised(django_message: Any, *, international: bool) -> tuple[bytes, str | None]:
     """The message as it goes on the wire (CRLF line endings, no Bcc header ever) and
-    its Message-ID."""
+    its Message-ID.
+
+    Raises ``BadHeaderError`` for a header value smtp_backend's rule refuses (Django
+    checks only CR and LF): the caller's text before Django encodes it, then every
+    header of the message Django built.
+    """
+    with _bad_header():
+        for name, value in _header_texts(django_message):
+            check_header_value(name, value)
     if _takes_policy(type(django_message)):
         policy = email.policy.SMTPUTF8 if international else email.policy.SMTP
         message: email.message.Message = django_message.message(policy=policy)
         del message["Bcc"]
+        with _bad_header():
+            check_message_headers(message)
         return message.as_bytes(), _message_id(message)
     message = django_message.message()
     del message["Bcc"]  # Django < 6 copies a "Bcc" extra header into the headers
+    with _bad_header():
+        check_message_headers(message)
     return message.as_bytes(linesep="\r\n"), _message_id(message)
+
+
+def _header_texts(django_message: Any) -> Iterator[tuple[str, str]]:
+    yield "Subject", force_str(django_message.subject)
+    yield "From", force_str(django_message.from_email)
+    for name, addresses in (("To", "to"), ("Cc", "cc"), ("Reply-To", "reply_to")):
+        for address in getattr(django_message, addresses, None) or ():
+            yield name, force_str(address)
+    for name, value in (django_message.extra_headers or {}).items():
+        yield force_str(name), force_str(value)
+
+
+@contextlib.contextmanager
+def _bad_header() -> Iterator[None]:
+    """smtp_backend's refusal as Django's own exception, which contact forms catch."""
+    try:
+        yield
+    except SMTPInvalidInputError as exc:
+        raise BadHeaderError(str(exc)) from None
 
 
 def _message_id(message: email.message.Message) -> str | None:

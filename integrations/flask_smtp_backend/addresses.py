@@ -20,8 +20,13 @@ def _ascii_domain(domain: str) -> str:
 
 
 def envelope_address(value: AddressLike) -> str:
-    """The bare address for MAIL FROM / RCPT TO (a non-ASCII local part needs SMTPUTF8)."""
+    """The bare address for MAIL FROM / RCPT TO (a non-ASCII local part needs SMTPUTF8).
+
+    Raises ``ValueError`` for text that holds no address, which would become ``<>``.
+    """
     _, address = _name_and_address(value)
+    if not address and as_text(value).strip():
+        raise ValueError(f"{as_text(value)!r} is not an email address")
     username, at, domain = address.rpartition("@")
     return f"{username}@{_ascii_domain(domain)}" if at else address
 

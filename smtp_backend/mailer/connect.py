@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..client import LMTP, SMTP, SMTP_SSL
 from ..errors import SMTPConnectError, SMTPResponseException
+from ..protocol import validate_hostname
 from ..protocol.setup import OPPORTUNISTIC, PROTOCOLS, SECURITY_MODES, Login, default_port
 from ..timeouts import DEFAULT_TIMEOUTS, Timeouts
 
@@ -74,6 +75,8 @@ class ConnectionSettings:
             raise ValueError("a username needs a password or an oauth_token")
         if self.timeout is not None and not self.timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
+        if self.local_hostname is not None:
+            validate_hostname(self.local_hostname)
 
     @property
     def phase_timeouts(self) -> Timeouts:

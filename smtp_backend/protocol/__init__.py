@@ -15,8 +15,9 @@ from .commands import (
     reject_controls,
     validate_hostname,
 )
-from .data import encode_data, normalize_line_endings, wire_size
+from .data import encode_data, normalize_line_endings
 from .features import ServerFeatures, parse_ehlo_features
+from .headers import check_header_value, check_message_headers, header_value_problem
 from .replies import MAX_LINE_LENGTH, ReplyParser, parse_enhanced_code
 from .transaction import PreparedTransaction, prepare_transaction
 
@@ -28,8 +29,11 @@ __all__ = [
     "ReplyParser",
     "ServerFeatures",
     "UnpreparedMessage",
+    "check_header_value",
+    "check_message_headers",
     "command_line",
     "encode_data",
+    "header_value_problem",
     "mail_command",
     "normalize_line_endings",
     "option_list",
@@ -41,5 +45,4 @@ __all__ = [
     "rcpt_command",
     "reject_controls",
     "validate_hostname",
-    "wire_size",
 ]

@@ -150,7 +150,8 @@ class BatchEngine:
         self._next_result = first_index
         self._exhausted = False
         self._rset_pending = False
-        self.closing_reply: Reply | None = None  # a 421: the server is closing the connection
+        # A 421, or a reply that leaves the server's state unknown: no more on this connection.
+        self.closing_reply: Reply | None = None
 
     # -- state ---------------------------------------------------------------
 
@@ -300,11 +301,17 @@ class BatchEngine:
             self._close_out(SMTPProtocolError(reply.code, what + reply.message))
             return
         kind, attempt = self._expected.popleft()
+        ending: BaseException | None = None
         if reply.code == 421:
             self.closing_reply = reply
+            ending = SMTPServerDisconnected("the server is closing the connection")
+        elif kind is _Expect.DATA and reply.code != 354 and reply.code < 400:
+            # Neither "go ahead" nor a refusal: the server may be reading content or not.
+            self.closing_reply = reply
+            ending = SMTPProtocolError(reply.code, b"unexpected reply to DATA: " + reply.message)
         if attempt is None:  # RSET
-            if self.closing_reply is not None:
-                self._close_out(SMTPServerDisconnected("the server is closing the connection"))
+            if ending is not None:
+                self._close_out(ending)
             return
         attempt.outstanding -= 1
         if kind is _Expect.MAIL:
@@ -315,11 +322,11 @@ class BatchEngine:
             attempt.data = reply
         else:
             attempt.finals.append(reply)
-        if self.closing_reply is not None:
-            # 421: this transaction is refused with it; nothing after it will be answered.
+        if ending is not None:
+            # This transaction is refused with the reply; nothing after it will be answered.
             self._in_flight.remove(attempt)
             self._results[attempt.index] = self._result_of(attempt)
-            self._close_out(SMTPServerDisconnected("the server is closing the connection"))
+            self._close_out(ending)
             return
         self._maybe_conclude(attempt)
 
@@ -345,9 +352,14 @@ class BatchEngine:
         if not accepted or any(reply.code == 421 for reply in attempt.rcpts):
             everyone = SMTPRecipientsRefused({r: reply.as_tuple() for r, reply in refused.items()})
             return _result(attempt, MessageState.REFUSED, (), refused, attempt.rcpts[-1], everyone)
-        final = attempt.finals[-1] if attempt.finals else attempt.data
-        assert final is not None and final.code != 354, "concluded before its final reply"
-        if self._lmtp and attempt.finals:
+        if not attempt.finals:
+            # No content went (DATA not answered 354): refused, whatever the code, as smtplib.
+            data = attempt.data
+            assert data is not None, "concluded before DATA was answered"
+            error = SMTPDataError(data.code, data.message)
+            return _result(attempt, MessageState.REFUSED, (), refused, data, error)
+        final = attempt.finals[-1]
+        if self._lmtp:
             # LMTP: one reply per accepted recipient after the data (RFC 2033 §4.2).
             for recipient, reply in zip(accepted, attempt.finals, strict=False):
                 if reply.code != 250:

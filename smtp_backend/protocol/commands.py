@@ -64,17 +64,24 @@ def _check_mailbox(addr: str, what: str) -> None:
         raise SMTPInvalidInputError(f"{what} {_describe(addr)} has an unclosed quote")
 
 
-def path_argument(address: str, what: str = "address") -> str:
-    """``<mailbox>`` for MAIL FROM / RCPT TO, validated. ``""`` and ``"<>"`` give the null path.
+def path_argument(address: str, what: str = "address", *, reverse_path: bool = False) -> str:
+    """``<mailbox>`` for MAIL FROM / RCPT TO, validated.
 
     Accepts ``mailbox``, ``<mailbox>`` and ``Display Name <mailbox>``. Anything else is
     refused rather than rewritten: smtplib's ``parseaddr`` would silently turn
     ``"a@b BODY=8BITMIME"`` into ``a@bBODY=8BITMIME`` and drop what follows a ``>``.
+    An empty mailbox (``""``, ``"<>"``) is the null path ``<>``, valid only as the
+    ``reverse_path`` (MAIL FROM, RFC 5321 §4.1.1.2); as a recipient it is refused.
     """
     reject_controls(address, what)
     angle_form = _ANGLE_FORM.match(address)
     mailbox = angle_form[1] if angle_form else address.strip()
     if mailbox in ("", "<>"):
+        if not reverse_path:
+            raise SMTPInvalidInputError(
+                f"{what} {_describe(address)} is empty: the null path <> is only valid "
+                "as the sender (MAIL FROM), never as a recipient"
+            )
         return "<>"
     _check_mailbox(mailbox, what)
     return f"<{mailbox}>"
@@ -118,7 +125,9 @@ def command_line(cmd: str, args: str = "") -> str:
 
 
 def mail_command(sender: str, options: Iterable[str] = ()) -> str:
-    return f"mail from:{path_argument(sender, 'sender')}{option_list(options)}\r\n"
+    return (
+        f"mail from:{path_argument(sender, 'sender', reverse_path=True)}{option_list(options)}\r\n"
+    )
 
 
 def rcpt_command(recipient: str, options: Iterable[str] = ()) -> str:

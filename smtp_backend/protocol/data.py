@@ -37,14 +37,3 @@ def dot_stuff(data: bytes) -> bytes:
 def encode_data(data: bytes) -> bytes:
     """The complete DATA payload: canonical line endings, dot-stuffed, terminated."""
     return dot_stuff(ensure_final_crlf(normalize_line_endings(data))) + DATA_TERMINATOR
-
-
-def encode_bdat(data: bytes) -> bytes:
-    """One ``BDAT n LAST`` command with its chunk: canonical line endings, no stuffing."""
-    chunk = ensure_final_crlf(normalize_line_endings(data))
-    return b"BDAT %d LAST\r\n" % len(chunk) + chunk
-
-
-def wire_size(data: bytes) -> int:
-    """The size the SIZE extension (RFC 1870) compares: the canonical message, unstuffed."""
-    return len(ensure_final_crlf(normalize_line_endings(data)))

@@ -25,7 +25,7 @@ from ..errors import (
 from ..results import Envelope, SendResult
 from . import sasl
 from .batch import DEFAULT_WINDOW, BatchEngine, UnpreparedMessage
-from .commands import command_line, option_list, path_argument, quoteaddr
+from .commands import command_line, option_list, path_argument, quoteaddr, validate_hostname
 from .data import encode_data
 from .features import ServerFeatures, parse_ehlo_features
 from .items import prepare_item, sendmail_outcome
@@ -47,9 +47,15 @@ def simple(session: ClientSession, verb: str, args: str = "") -> Exchange[tuple[
     return reply.as_tuple()
 
 
+def _greeting_line(verb: str, name: str) -> str:
+    line = command_line(verb, name)  # smtplib's newline check (and message) first
+    validate_hostname(name)
+    return line
+
+
 def ehlo(session: ClientSession, name: str = "") -> Exchange[tuple[int, bytes]]:
     session.esmtp_features = {}
-    reply = yield from command(command_line(session.ehlo_msg, name or session.local_hostname))
+    reply = yield from command(_greeting_line(session.ehlo_msg, name or session.local_hostname))
     code, msg = reply.as_tuple()
     if code == -1 and len(msg) == 0:
         raise SMTPServerDisconnected("Server not connected")
@@ -61,7 +67,8 @@ def ehlo(session: ClientSession, name: str = "") -> Exchange[tuple[int, bytes]]:
 
 
 def helo(session: ClientSession, name: str = "") -> Exchange[tuple[int, bytes]]:
-    code, msg = yield from simple(session, "helo", name or session.local_hostname)
+    reply = yield from command(_greeting_line("helo", name or session.local_hostname))
+    code, msg = reply.as_tuple()
     session.helo_resp = msg
     return code, msg
 
@@ -88,7 +95,8 @@ def _path_command(
 ) -> Exchange[tuple[int, bytes]]:
     # smtplib's newline check (and message) on the whole line first, then our stricter one.
     command_line(verb, f"{keyword}{quoteaddr(address)} {' '.join(options)}")
-    line = command_line(verb, f"{keyword}{path_argument(address, what)}{option_list(options)}")
+    path = path_argument(address, what, reverse_path=verb == "mail")
+    line = command_line(verb, f"{keyword}{path}{option_list(options)}")
     reply = yield from command(line)
     return reply.as_tuple()
 

@@ -1,12 +1,21 @@
-"""The EHLO reply -> the server's extensions (RFC 1869), parsed exactly as smtplib does."""
+"""The EHLO reply -> the server's extensions (RFC 1869), parsed as smtplib does.
+
+The server's text is untrusted: a parameter the engine cannot use is ignored (and
+logged at debug level), never an exception that would stop a send.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 _OLDSTYLE_AUTH = re.compile(r"auth=(.*)", re.I)
 _KEYWORD = re.compile(r"(?P<feature>[A-Za-z0-9][A-Za-z0-9\-]*) ?")
+# ASCII digits only (str.isdigit() accepts "\xb2"), and few enough for int() to take.
+_SIZE = re.compile(r"[0-9]{1,20}")
+
+logger = logging.getLogger("smtp_backend")
 
 
 def parse_ehlo_features(message: bytes) -> dict[str, str]:
@@ -53,10 +62,7 @@ class ServerFeatures:
         lmtp: bool = False,
         tls_verified: bool = False,
     ) -> ServerFeatures:
-        size: int | None = None
-        if "size" in features:
-            size_text = features["size"].split(" ", 1)[0]
-            size = int(size_text) if size_text.isdigit() else 0
+        size = _size_limit(features["size"]) if "size" in features else None
         return cls(
             esmtp=esmtp,
             pipelining=esmtp and "pipelining" in features,
@@ -70,3 +76,14 @@ class ServerFeatures:
             lmtp=lmtp,
             tls_verified=tls_verified,
         )
+
+
+def _size_limit(parameters: str) -> int:
+    """RFC 1870's SIZE parameter; 0 (no fixed limit) when absent or unusable."""
+    text = parameters.split(" ", 1)[0]
+    if not text:
+        return 0
+    if _SIZE.fullmatch(text) is None:
+        logger.debug("ignoring the server's unusable SIZE parameter %r", parameters[:80])
+        return 0
+    return int(text)

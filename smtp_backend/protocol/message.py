@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from smtp_backend.errors import SMTPNotSupportedError
 from smtp_backend.results import Envelope
 
+from .headers import check_message_headers
+
 __all__ = [
     "envelope_addresses",
     "flatten_message",
@@ -45,7 +47,8 @@ def envelope_addresses(
     One ``Resent-Date`` header means the ``Resent-*`` headers are used; more than one
     raises ``ValueError`` (as smtplib does: no way to tell which block is newest).
     The sender is ``Sender`` if present, else ``From``; the recipients are ``To``,
-    ``Bcc`` and ``Cc`` in that order. A ``str`` ``to_addrs`` is one recipient.
+    ``Bcc`` and ``Cc`` in that order, less any that parses to nothing (smtplib would
+    send ``RCPT TO:<>`` for it). A ``str`` ``to_addrs`` is one recipient.
     """
     resent = msg.get_all("Resent-Date")
     if resent is None:
@@ -65,7 +68,8 @@ def envelope_addresses(
             for value in (msg[prefix + "To"], msg[prefix + "Bcc"], msg[prefix + "Cc"])
             if value is not None
         ]
-        recipients = [address for _, address in email.utils.getaddresses(fields)]
+        # A group with no members ("undisclosed-recipients:;") parses to "": no recipient.
+        recipients = [address for _, address in email.utils.getaddresses(fields) if address]
     elif isinstance(to_addrs, str):
         recipients = [to_addrs]
     else:
@@ -83,8 +87,10 @@ def flatten_message(msg: email.message.Message, *, international: bool) -> bytes
 
     ``Bcc`` and ``Resent-Bcc`` are never transmitted; the caller's message is not
     changed. With ``international`` the message's policy is cloned with ``utf8=True``
-    (a ``compat32`` message then raises ``TypeError``, as in smtplib).
+    (a ``compat32`` message then raises ``TypeError``, as in smtplib). A header value
+    that would start a new line raises ``SMTPInvalidInputError`` (protocol.headers).
     """
+    check_message_headers(msg)
     # smtplib flattens a shallow copy; we copy only when the copy is observable: to drop
     # Bcc headers, or when a multipart generator may set a boundary on the top message.
     if "Bcc" in msg or "Resent-Bcc" in msg:

@@ -18,13 +18,11 @@ from smtp_backend.errors import SMTPInvalidInputError
 __all__ = [
     "OAUTH_ERROR_ACK",
     "PREFERRED_MECHANISMS",
-    "LoginExchange",
     "SASLChallengeError",
     "choose_mechanism",
     "cram_md5_response",
     "decode_challenge",
     "encode_sasl",
-    "login_response",
     "oauth_error_ack",
     "oauthbearer_response",
     "plain_response",
@@ -91,51 +89,6 @@ def cram_md5_response(user: str, password: str, challenge: bytes) -> bytes:
     """CRAM-MD5 (RFC 2195): ``user SP hex(HMAC-MD5(password, challenge))`` in UTF-8."""
     digest = hmac.new(password.encode(), challenge, "md5").hexdigest()
     return user.encode() + b" " + digest.encode("ascii")
-
-
-def _login_asks_for_password(challenge: bytes, answered: int) -> bool:
-    text = challenge.decode("utf-8", "replace").lower()
-    if "pass" in text:
-        return True
-    if "user" in text:
-        return False
-    # smtplib's rule for servers that send other prompts: first the user, then the password.
-    return answered > 0
-
-
-def login_response(user: str, password: str, challenge: bytes, *, answered: int = 0) -> bytes:
-    """LOGIN: answer the decoded ``challenge`` with the user name or the password.
-
-    The prompt text decides (``Username:`` / ``Password:``, case-insensitive); an
-    unrecognised prompt is answered by position like smtplib: the user name when
-    ``answered`` (responses already sent, including an initial response) is 0,
-    the password after that.
-    """
-    if _login_asks_for_password(challenge, answered):
-        return password.encode()
-    return user.encode()
-
-
-class LoginExchange:
-    """One LOGIN exchange; counts responses so unrecognised prompts follow smtplib's order."""
-
-    __slots__ = ("_answered", "_password", "_user")
-
-    def __init__(self, user: str, password: str) -> None:
-        self._user = user
-        self._password = password
-        self._answered = 0
-
-    def initial_response(self) -> bytes:
-        """The user name, sent with ``AUTH LOGIN`` as smtplib does when allowed."""
-        self._answered += 1
-        return self._user.encode()
-
-    def respond(self, challenge: bytes) -> bytes:
-        """The answer to one decoded server challenge."""
-        response = login_response(self._user, self._password, challenge, answered=self._answered)
-        self._answered += 1
-        return response
 
 
 def xoauth2_response(user: str, token: str) -> bytes:

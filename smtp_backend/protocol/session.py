@@ -223,8 +223,7 @@ class ClientSession:
             raise SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
         sasl.validate_credential(user, "user")
         sasl.validate_credential(secret, what)
-        advertised = self.esmtp_features["auth"].split()
-        authlist = [name for name in preferred if name in advertised]
+        authlist = sasl.choose_mechanism(self.esmtp_features["auth"].split(), preferred)
         if not authlist:
             raise SMTPException("No suitable authentication method found.")
         self.user, self.password = user, secret

@@ -168,6 +168,29 @@ FAULTS = [
         (GREETING, EHLO, MAIL, RCPT, DATA, ReadData(b"421 4.3.2 shutting down\r\n"), Close()),
         states=(REFUSED, NOT_ATTEMPTED),
     ),
+    # -- DATA answered with something other than 354: the content never went -------------
+    Fault(
+        "250 to DATA",
+        (GREETING, EHLO, MAIL, RCPT, replying(DATA, b"250 2.0.0 ok\r\n"), Stall()),
+        states=(REFUSED, NOT_ATTEMPTED),
+    ),
+    Fault(
+        "250 to pipelined DATA",
+        (
+            GREETING,
+            Expect(EHLO.pattern, ehlo_reply("PIPELINING")),
+            MAIL,
+            RCPT,
+            replying(DATA, b"250 2.0.0 ok\r\n"),
+            Stall(),
+        ),
+        states=(REFUSED, NOT_ATTEMPTED),
+    ),
+    Fault(
+        "220 to DATA",
+        (GREETING, EHLO, MAIL, RCPT, replying(DATA, b"220 fake.test ready\r\n"), Stall()),
+        states=(REFUSED, NOT_ATTEMPTED),
+    ),
     # -- PIPELINING advertised, then pipelined commands refused --------------------------
     Fault(
         "pipelined commands rejected",

@@ -12,8 +12,11 @@ import atheris
 
 with atheris.instrument_imports():
     from smtp_backend.errors import SMTPProtocolError
-    from smtp_backend.protocol import ReplyParser
-    from smtp_backend.protocol.data import encode_bdat, encode_data
+    from smtp_backend.protocol import ReplyParser, ServerFeatures, prepare_transaction
+    from smtp_backend.protocol.data import encode_data
+    from smtp_backend.results import Envelope
+
+_CHUNKING = ServerFeatures(esmtp=True, pipelining=True, chunking=True)
 
 
 def replies(data: bytes) -> None:
@@ -45,7 +48,8 @@ def data(message: bytes) -> None:
     assert body.replace(b"\r\n", b"").count(b"\n") == 0
     lines = body.split(b"\r\n")
     assert all(not line.startswith(b".") or line.startswith(b"..") for line in lines)
-    chunk = encode_bdat(message)
+    envelope = Envelope("a@example.test", ["b@example.test"], message)
+    chunk = prepare_transaction(envelope, _CHUNKING, use_bdat=True).payload
     header, _, payload = chunk.partition(b"\r\n")
     assert header == b"BDAT %d LAST" % len(payload)
 

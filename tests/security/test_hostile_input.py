@@ -1,9 +1,10 @@
 """Hostile input: each case fails with a clear error before any byte of it reaches the server;
 SMTP-smuggling line endings are normalised so the server receives exactly the intended message;
-the reply parser and the data encoder are fuzzed (hypothesis, bounded)."""
+the reply parser, the EHLO parser and the data encoder are fuzzed (hypothesis, bounded)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -19,8 +20,9 @@ from smtp_backend.errors import (
     SMTPNotSupportedError,
     SMTPProtocolError,
 )
-from smtp_backend.protocol import ReplyParser
+from smtp_backend.protocol import ReplyParser, ServerFeatures, parse_ehlo_features
 from smtp_backend.protocol.data import encode_data
+from smtp_backend.protocol.sasl import PREFERRED_MECHANISMS, choose_mechanism
 from tests.servers import RecordingSMTPServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -105,6 +107,21 @@ HOSTILE: list[tuple[str, Callable[[SMTP], object], type[Exception]]] = [
         ),
         SMTPInvalidInputError,
     ),
+    ("empty recipient", lambda c: c.sendmail("a@b.test", [""], b"x"), SMTPInvalidInputError),
+    ("null path as a recipient", lambda c: c.rcpt("<>"), SMTPInvalidInputError),
+    (
+        "unparsable recipient becoming the null path",
+        lambda c: c.sendmail("a@b.test", ["Bob <>"], b"x"),
+        SMTPInvalidInputError,
+    ),
+    (
+        "empty recipient in a batch",
+        lambda c: first_error(c, [envelope(recipients=["bob@example.test", ""])]),
+        SMTPInvalidInputError,
+    ),
+    ("NUL in local_hostname", lambda c: c.ehlo("client\x00.test"), SMTPInvalidInputError),
+    ("space in local_hostname", lambda c: c.helo("client.test x"), SMTPInvalidInputError),
+    ("'@' in local_hostname", lambda c: c.ehlo("me@client.test"), SMTPInvalidInputError),
     (
         "a line over 998 octets in a batch",
         lambda c: first_error(c, [envelope(data=b"Subject: s\r\n\r\n" + b"y" * 1500)]),
@@ -193,6 +210,39 @@ def test_the_reply_parser_never_fails_other_than_by_protocol_error(chunks: list[
     while (reply := parser.next_reply()) is not None:
         assert reply.code == -1 or 0 <= reply.code <= 999
         assert len(reply.message) <= 256 * 1024
+
+
+EHLO_LINE = st.one_of(
+    st.binary(max_size=40).filter(lambda line: b"\n" not in line),
+    st.sampled_from([b"SIZE", b"AUTH", b"AUTH=", b"PIPELINING", b"CHUNKING", b"8BITMIME"]).flatmap(
+        lambda keyword: (
+            st.binary(max_size=30)
+            .filter(lambda tail: b"\n" not in tail)
+            .map(lambda tail: keyword + b" " + tail)
+        )
+    ),
+    st.sampled_from([b"SIZE \xb2", b"SIZE 1" + b"0" * 5000, b"SIZE -1", b"AUTH login Plain"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(EHLO_LINE, max_size=12), esmtp=st.booleans())
+def test_the_ehlo_parser_never_fails(lines: list[bytes], esmtp: bool) -> None:
+    """Any EHLO text gives features: an unusable parameter is ignored, never raised."""
+    features = parse_ehlo_features(b"\n".join([b"server.test", *lines]))
+    server = ServerFeatures.from_esmtp(features, esmtp=esmtp)
+    assert server.size_limit is None or server.size_limit >= 0
+    chosen = choose_mechanism(features.get("auth", "").split())
+    assert set(chosen) <= set(PREFERRED_MECHANISMS)
+    size_lines = [line for line in lines if line[:4].lower() == b"size"]
+    if esmtp and len(size_lines) == 1 and re.fullmatch(rb"SIZE [0-9]{1,20}", size_lines[0]):
+        assert server.size_limit == int(size_lines[0][5:])
+
+
+def test_auth_mechanisms_match_whatever_their_case() -> None:
+    features = parse_ehlo_features(b"server.test\nAUTH login Plain\nSIZE \xb2")
+    assert choose_mechanism(features["auth"].split()) == ["PLAIN", "LOGIN"]
+    assert ServerFeatures.from_esmtp(features, esmtp=True).size_limit == 0  # SIZE, no limit
 
 
 @settings(max_examples=300, deadline=None)

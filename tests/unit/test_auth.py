@@ -13,13 +13,11 @@ from smtp_backend.errors import SMTPInvalidInputError
 from smtp_backend.protocol.sasl import (
     OAUTH_ERROR_ACK,
     PREFERRED_MECHANISMS,
-    LoginExchange,
     SASLChallengeError,
     choose_mechanism,
     cram_md5_response,
     decode_challenge,
     encode_sasl,
-    login_response,
     oauth_error_ack,
     oauthbearer_response,
     plain_response,
@@ -99,60 +97,6 @@ def test_plain_refuses_nul_in_any_field(field: str) -> None:
     parts[field] = "a\x00b"
     with pytest.raises(SMTPInvalidInputError, match=field):
         plain_response(**parts)
-
-
-# LOGIN
-
-
-@pytest.mark.parametrize(
-    ("prompt", "expected"),
-    [
-        (b"Username:", b"tim"),
-        (b"username:", b"tim"),
-        (b"User Name", b"tim"),
-        (b"Password:", b"secret"),
-        (b"PASSWORD:", b"secret"),
-        (b"password", b"secret"),
-    ],
-)
-def test_login_answers_by_prompt_text(prompt: bytes, expected: bytes) -> None:
-    # The prompt wins over position, in both positions.
-    assert login_response("tim", "secret", prompt) == expected
-    assert login_response("tim", "secret", prompt, answered=1) == expected
-
-
-def test_login_exchange_after_initial_response() -> None:
-    exchange = LoginExchange("tim", "secret")
-    assert exchange.initial_response() == b"tim"
-    assert exchange.respond(decode_challenge(b"UGFzc3dvcmQ6")) == b"secret"
-
-
-def test_login_exchange_without_initial_response() -> None:
-    exchange = LoginExchange("tim", "secret")
-    assert exchange.respond(decode_challenge(b"VXNlcm5hbWU6")) == b"tim"
-    assert exchange.respond(decode_challenge(b"UGFzc3dvcmQ6")) == b"secret"
-
-
-@pytest.mark.parametrize("initial", [True, False])
-def test_login_unrecognised_prompts_follow_smtplib_positions(initial: bool) -> None:
-    prompts = [b"", b"Who?", b"Secret?"][: 2 if initial else 3]
-    exchange = LoginExchange("tim", "secret")
-    ours = [exchange.initial_response()] if initial else []
-    ours += [exchange.respond(prompt) for prompt in prompts[len(ours) :]]
-
-    reference = smtplib_authobject("tim", "secret")
-    reference._auth_challenge_count = 1 if initial else 0  # type: ignore[attr-defined]
-    theirs = [reference.auth_login().encode()] if initial else []
-    for prompt in prompts[len(theirs) :]:
-        reference._auth_challenge_count += 1  # type: ignore[attr-defined]
-        theirs.append(reference.auth_login(prompt).encode())
-    assert ours == theirs
-
-
-def test_login_non_ascii_credentials_are_utf8() -> None:
-    exchange = LoginExchange("jürgen", "pässwörd")
-    assert exchange.respond(b"Username:") == "jürgen".encode()
-    assert exchange.respond(b"Password:") == "pässwörd".encode()
 
 
 # OAuth

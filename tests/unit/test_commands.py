@@ -92,6 +92,12 @@ def test_null_sender_is_allowed(sender: str) -> None:
     assert mail_command(sender) == "mail from:<>\r\n"
 
 
+@pytest.mark.parametrize("recipient", ["", "<>", " <> ", "   ", "Bob <>"])
+def test_null_path_is_refused_as_a_recipient(recipient: str) -> None:
+    with pytest.raises(SMTPInvalidInputError, match="null path <> is only valid as the sender"):
+        rcpt_command(recipient)
+
+
 def test_display_name_form_sends_only_the_address() -> None:
     assert mail_command("Alice <alice@example.test>") == "mail from:<alice@example.test>\r\n"
 

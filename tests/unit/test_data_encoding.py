@@ -13,9 +13,7 @@ from smtp_backend.protocol import (
     encode_data,
     normalize_line_endings,
     prepare_transaction,
-    wire_size,
 )
-from smtp_backend.protocol.data import encode_bdat
 from smtp_backend.results import Envelope
 
 TERMINATOR = b"\r\n.\r\n"
@@ -89,21 +87,6 @@ def test_normalize_is_idempotent_and_keeps_line_count(raw: bytes) -> None:
     assert once.count(b"\r\n") == breaks
 
 
-@given(data_bytes)
-def test_bdat_frame_length_is_exact(raw: bytes) -> None:
-    frame = encode_bdat(raw)
-    header, _, chunk = frame.partition(b"\r\n")
-    match = re.fullmatch(rb"BDAT (\d+) LAST", header)
-    assert match is not None
-    assert int(match[1]) == len(chunk) == wire_size(raw)
-    assert re.search(rb"\r(?!\n)|(?<!\r)\n", chunk) is None
-    assert chunk.endswith(b"\r\n")
-
-
-def test_bdat_chunk_is_not_dot_stuffed() -> None:
-    assert encode_bdat(b".a\n.\n") == b"BDAT 7 LAST\r\n.a\r\n.\r\n"
-
-
 def _prepare(raw: bytes, *, use_bdat: bool) -> bytes:
     features = ServerFeatures(esmtp=True, pipelining=True, chunking=True)
     envelope = Envelope("a@example.test", ["b@example.test"], raw)
@@ -127,6 +110,18 @@ def test_prepared_bdat_transaction_announces_its_exact_length(raw: bytes) -> Non
     header, _, chunk = _prepare(raw, use_bdat=True).partition(b"\r\n")
     assert chunk == _canonical(raw)
     assert header == b"BDAT %d LAST" % len(chunk)
+
+
+@given(data_bytes)
+def test_prepared_bdat_frame_length_is_exact(raw: bytes) -> None:
+    header, _, chunk = _prepare(raw, use_bdat=True).partition(b"\r\n")
+    assert header == b"BDAT %d LAST" % len(chunk)
+    assert re.search(rb"\r(?!\n)|(?<!\r)\n", chunk) is None
+    assert chunk.endswith(b"\r\n")
+
+
+def test_prepared_bdat_chunk_is_not_dot_stuffed() -> None:
+    assert _prepare(b".a\n.\n", use_bdat=True) == b"BDAT 7 LAST\r\n.a\r\n.\r\n"
 
 
 @given(data_bytes)

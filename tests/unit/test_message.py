@@ -66,6 +66,8 @@ def stdlib_envelope(
     recorder.send_message(msg, from_addr, to_addrs, mail_options, rcpt_options)
     assert recorder.recorded is not None
     sender, recipients, data, mail_opts, rcpt_opts = recorder.recorded
+    if to_addrs is None:  # ours drops a header address that parses to nothing (no RCPT TO:<>)
+        recipients = [address for address in recipients if address]
     return Envelope(sender, recipients, data, mail_opts, rcpt_opts)
 
 
