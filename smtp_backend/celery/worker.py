@@ -53,10 +53,10 @@ class WorkerSettings:
     waits for another live delivery's step; ``smtp_backend_ledger_ttl`` (7 days).
     """
 
-    url: str | None = None
+    url: str | None = field(default=None, repr=False)  # may hold a password
     options: Mapping[str, Any] = field(default_factory=dict)
     mailer_factory: Callable[..., Mailer] | str | None = None
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password
     rate_limit: float | None = None
     rate_burst: float | None = None
     rate_key: str | None = None

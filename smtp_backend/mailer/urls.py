@@ -8,10 +8,11 @@
     lmtp:///var/run/lmtp.sock      LMTP over a Unix socket
     smtp+unix:///var/run/smtp.sock SMTP over a Unix socket
 
-User and password are percent-decoded (``%40`` is ``@``). Query keys are Mailer
-keyword arguments (``pool_size``, ``timeout``, ``ca_file``, ``dangerously_skip_tls_verify``,
-``allow_insecure_auth``...); an unknown, repeated or malformed one raises ``ValueError``.
-No error message repeats the password.
+User and password are percent-decoded (``%40`` is ``@``); a ``/``, ``?``, ``#`` or ``@``
+in them must be percent-encoded. Query keys are Mailer keyword arguments (``pool_size``,
+``timeout``, ``ca_file``, ``dangerously_skip_tls_verify``, ``allow_insecure_auth``...);
+an unknown, repeated or malformed one raises ``ValueError``. No error message repeats
+the password, whatever the URL (see :func:`redact_url`).
 
 Per-phase time limits are ``timeout_<phase>`` keys, one per :class:`Timeouts` field
 (``timeout_connect``, ``timeout_greeting``, ``timeout_command``, ``timeout_data_block``,
@@ -117,16 +118,20 @@ _QUERY_KEYS.update(
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, for messages and logs."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
+    """The URL with its password replaced by ``***``, for messages and logs.
+
+    The user information is found by the last ``@``, not by a URL parser: a password
+    holding an unescaped ``#``, ``/`` or ``?`` ends the parser's idea of it early, and
+    the rest of the password would show. Without ``://`` all before that ``@`` is hidden.
+    """
+    head, at, hostinfo = url.rpartition("@")
+    if not at:
         return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+    scheme, sep, userinfo = head.partition("://")
+    if not sep:
+        return f"***@{hostinfo}"
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}:***@{hostinfo}" if colon else url
 
 
 def parse_mailer_url(url: str) -> dict[str, Any]:
@@ -135,8 +140,16 @@ def parse_mailer_url(url: str) -> dict[str, Any]:
     try:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"invalid mailer URL {shown}: {exc}") from None
+    except ValueError:
+        parts, port = None, None
+    start = url.find("//")
+    if parts is None or "@" in (url[start + 2 + len(parts.netloc) :] if start >= 0 else url):
+        # Nothing after the netloc may echo in an error: it may be the rest of a password.
+        raise ValueError(
+            f"invalid mailer URL {shown}: a bad host or port, or an '@' after the host (a "
+            "'/', '?', '#' or '@' in a user name or password must be percent-encoded: "
+            "%2F, %3F, %23, %40)"
+        )
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
         known = ", ".join(f"{s}://" for s in _SCHEMES)

@@ -125,3 +125,21 @@ def test_a_line_break_in_any_header_is_refused_before_sending(
     with pytest.raises(error):
         asyncio.run(backend.asend_messages([FIELDS[field](INJECTION.format(char))]))
     assert smtp_server.messages == []
+
+
+# -- no password in any error or repr, whatever the URL --------------------------------------
+
+LEAKY_PASSWORDS = ["Tr0ub4dor#3x", "pass/word99", "pass?word99", "a#b?c/d@e:f"]
+
+
+@pytest.mark.parametrize("password", LEAKY_PASSWORDS)
+def test_a_url_password_never_shows(password: str) -> None:
+    url = f"smtp+starttls://alice:{password}@mail.example.test:587"
+    with pytest.raises(ValueError) as raised:
+        EmailBackend(url=url).send_messages([hello()])
+    assert password not in str(raised.value)
+    assert "alice:***@" in str(raised.value)
+    escaped = url.replace(password, password.replace("#", "%23").replace("/", "%2F"))
+    escaped = escaped.replace("?", "%3F").replace("@e", "%40e")
+    backend = EmailBackend(url=escaped)
+    assert password not in repr(backend) + repr(backend.config) + repr(backend.mailer)

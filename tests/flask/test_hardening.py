@@ -145,3 +145,17 @@ def test_a_recipient_that_is_no_address_is_refused_before_sending(
     with pytest.raises(ValueError, match="not an email address"):
         sending.send(plain(recipients=recipients))
     assert "RCPT" not in smtp_server.verbs()
+
+
+# -- no password in any error or repr, whatever the URL --------------------------------------
+
+
+@pytest.mark.parametrize("password", ["Tr0ub4dor#3x", "pass/word99", "pass?word99", "a#b?c/d@e:f"])
+def test_a_mail_url_password_never_shows(make_mail: MailFactory, password: str) -> None:
+    url = f"smtp+starttls://alice:{password}@mail.example.test:587"
+    with pytest.raises(ValueError) as raised:
+        mail = make_mail(MAIL_URL=url, MAIL_SUPPRESS_SEND=False)
+        with mail.app.app_context():
+            mail.send(plain())
+    assert password not in str(raised.value)
+    assert "alice:***@" in str(raised.value)
