@@ -216,15 +216,21 @@ class SMTP(ClientSession):
             return socket.getdefaulttimeout()
         return self.timeout
 
-    def _arm(self, phase: Phase) -> None:
-        """Apply ``phase``'s limit to the socket (smtplib's single timeout needs nothing)."""
-        if self.timeouts is None and self._call_deadline is None:
-            return
+    def _arm(self, phase: Phase, until: float | None = None) -> float | None:
+        """Apply ``phase``'s limit to the socket, or what is left of it ``until`` that
+        ``time.monotonic()`` instant; return the instant the wait must end (None: never)."""
         sock = self.sock
-        if sock is not None:
+        if sock is None:
+            return None
+        if until is None:
             limit = self._limit(phase)
-            if sock.gettimeout() != limit:
-                sock.settimeout(limit)
+        else:
+            limit = until - self._clock()
+            if limit <= 0:
+                raise self._timed_out(f"waiting for the {phase.replace('_', ' ')} reply")
+        if sock.gettimeout() != limit:
+            sock.settimeout(limit)
+        return until if until is not None or limit is None else self._clock() + limit
 
     def _timed_out(self, what: str) -> SMTPTimeoutError:
         self.close()
@@ -339,10 +345,11 @@ class SMTP(ClientSession):
         if tracing != (parser.raw_lines is not None):
             parser.raw_lines = [] if tracing else None
         reply = parser.next_reply()
+        until: float | None = None  # the phase's limit bounds the whole reply, not each recv
         while reply is None:
             if not self.sock:
                 raise SMTPServerDisconnected("please run connect() first")
-            self._arm(phase)
+            until = self._arm(phase, until)
             try:
                 data = self.sock.recv(_RECV_SIZE)
             except TimeoutError:

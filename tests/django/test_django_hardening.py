@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from django.core.mail import BadHeaderError, EmailMessage
+from django.core.mail import BadHeaderError, EmailMessage, send_mail
 
 from django_smtp_backend import EmailBackend, close_shared_mailers
-from smtp_backend.errors import SMTPDataError
+from smtp_backend.errors import SMTPDataError, SMTPTimeoutError
 from tests.servers import RecordingSMTPServer
-from tests.servers.scripted import Expect, ScriptedServer, Send, Serve, ehlo_reply
+from tests.servers.scripted import Expect, ScriptedServer, Send, Serve, Trickle, ehlo_reply
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -143,3 +144,23 @@ def test_a_url_password_never_shows(password: str) -> None:
     escaped = escaped.replace("?", "%3F").replace("@e", "%40e")
     backend = EmailBackend(url=escaped)
     assert password not in repr(backend) + repr(backend.config) + repr(backend.mailer)
+
+
+# -- EMAIL_TIMEOUT bounds a reply that trickles in a byte at a time -------------------------
+
+TRICKLE_AFTER_MAIL = (
+    GREETING,
+    Expect(rb"(?i)EHLO \S+", ehlo_reply("8BITMIME")),
+    Expect(rb"(?i)MAIL FROM:.*"),
+    Trickle(b"250-still going\r\n", interval=0.05),
+)
+
+
+def test_email_timeout_bounds_a_trickled_reply(settings: Any, server: ScriptedServer) -> None:
+    for _ in range(10):  # the Mailer tries again on fresh connections
+        server.play(*TRICKLE_AFTER_MAIL)
+    settings.EMAIL_BACKEND = "django_smtp_backend.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = server.host, server.port
+    settings.EMAIL_TIMEOUT = 0.5
+    with pytest.raises(SMTPTimeoutError, match="waiting for the command reply"):
+        send_mail("hello", "the content", "alice@example.test", ["bob@example.test"])

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from flask_smtp_backend import Attachment, BadHeaderError, Mail, Message
-from smtp_backend.errors import SMTPDataError
+from smtp_backend.errors import SMTPDataError, SMTPTimeoutError
 from tests.flask.conftest import MailFactory
 from tests.servers import RecordingSMTPServer
-from tests.servers.scripted import Expect, ScriptedServer, Send, Serve, ehlo_reply
+from tests.servers.scripted import Expect, ScriptedServer, Send, Serve, Trickle, ehlo_reply
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -159,3 +159,18 @@ def test_a_mail_url_password_never_shows(make_mail: MailFactory, password: str) 
             mail.send(plain())
     assert password not in str(raised.value)
     assert "alice:***@" in str(raised.value)
+
+
+def test_mail_timeout_bounds_a_trickled_reply(
+    scripted_mail: Callable[..., Mail], scripted_server: ScriptedServer
+) -> None:
+    for _ in range(10):  # the Mailer tries again on fresh connections
+        scripted_server.play(
+            GREETING,
+            Expect(rb"(?i)EHLO \S+", ehlo_reply("8BITMIME")),
+            Expect(rb"(?i)MAIL FROM:.*"),
+            Trickle(b"250-still going\r\n", interval=0.05),
+        )
+    mail = scripted_mail(MAIL_TIMEOUT=0.5)
+    with mail.app.app_context(), pytest.raises(SMTPTimeoutError, match="command reply"):
+        mail.send(plain())

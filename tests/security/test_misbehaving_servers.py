@@ -16,9 +16,22 @@ import pytest
 from smtp_backend import AsyncMailer, Envelope, Mailer, MessageState
 from smtp_backend.aio import AsyncSMTP
 from smtp_backend.client import SMTP
-from smtp_backend.errors import SMTPDataError, SMTPInvalidInputError
+from smtp_backend.errors import (
+    SMTPDataError,
+    SMTPInvalidInputError,
+    SMTPServerDisconnected,
+    SMTPTimeoutError,
+)
 from smtp_backend.timeouts import Timeouts
-from tests.servers.scripted import Expect, ScriptedServer, Send, Serve, ehlo_reply
+from tests.servers.scripted import (
+    Expect,
+    ReadData,
+    ScriptedServer,
+    Send,
+    Serve,
+    Trickle,
+    ehlo_reply,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -207,3 +220,64 @@ def test_an_empty_recipient_never_becomes_the_null_path(
     scripted_server.join()
     assert scripted_server.messages == []
     assert all(b"RCPT TO:<>" not in bytes(sent).upper() for sent in scripted_server.received)
+
+
+# -- a reply trickling in a byte at a time: each phase's limit bounds the whole reply ----------
+
+TRICKLE = Trickle(b"250-still going\r\n", interval=0.05)
+ONE_SECOND_COMMANDS = Timeouts(command=1, data_final=1, greeting=1, total=None)
+
+
+def trickling(phase: str) -> tuple[Send | Expect | Trickle | ReadData, ...]:
+    """A session whose reply in ``phase`` never completes, though bytes keep coming."""
+    steps: list[Send | Expect | Trickle | ReadData] = []
+    if phase == "greeting":
+        return (TRICKLE,)
+    steps += [GREETING, Expect(rb"(?i)EHLO \S+", ehlo_reply("8BITMIME"))]
+    if phase == "command":
+        return (*steps, Expect(rb"(?i)MAIL FROM:.*"), TRICKLE)
+    steps += [MAIL, RCPT, Expect(rb"(?i)DATA", b"354 go ahead\r\n"), ReadData(b"")]
+    return (*steps, TRICKLE)
+
+
+@pytest.mark.parametrize("phase", ["greeting", "command", "data final"])
+def test_a_trickled_reply_times_out_naming_its_phase(
+    scripted_server: ScriptedServer, phase: str
+) -> None:
+    scripted_server.play(*trickling(phase.replace(" ", "_")))
+    client = SMTP(timeouts=ONE_SECOND_COMMANDS)
+    # sendmail reports a message whose fate is unknown as smtplib does: disconnected.
+    error = SMTPServerDisconnected if phase == "data final" else SMTPTimeoutError
+    with pytest.raises(error, match=f"waiting for the {phase} reply"):
+        client.connect(scripted_server.host, scripted_server.port)
+        client.ehlo()
+        if phase == "command":
+            client.mail("alice@example.test")
+        client.sendmail("alice@example.test", ["bob@example.test"], MESSAGE)
+    assert client.sock is None  # the connection is closed, never reused
+
+
+def test_smtplib_style_timeout_bounds_a_trickled_reply(scripted_server: ScriptedServer) -> None:
+    scripted_server.play(*trickling("command"))
+    with SMTP(scripted_server.host, scripted_server.port, timeout=1) as client:
+        client.ehlo()
+        with pytest.raises(SMTPTimeoutError, match="command reply"):
+            client.mail("alice@example.test")
+
+
+def test_mailers_time_out_a_trickled_reply(scripted_server: ScriptedServer) -> None:
+    for _ in range(10):  # each mailer tries again on fresh connections
+        scripted_server.play(*trickling("command"))
+    settings = {"security": "none", "timeouts": Timeouts.every(0.3, total=None)}
+    with Mailer(scripted_server.host, scripted_server.port, **settings) as mailer:
+        (blocking,) = mailer.send([ENVELOPE])
+
+    async def send() -> BaseException | None:
+        async with AsyncMailer(scripted_server.host, scripted_server.port, **settings) as mailer:
+            (result,) = await mailer.send([ENVELOPE])
+        assert result.state is MessageState.NOT_ATTEMPTED
+        return result.error
+
+    assert blocking.state is MessageState.NOT_ATTEMPTED
+    assert isinstance(blocking.error, SMTPTimeoutError)
+    assert isinstance(asyncio.run(send()), SMTPTimeoutError)

@@ -12,7 +12,8 @@ closed at once and recorded in ``errors`` too.
         Close(),
     )
 
-``Flood`` sends an endless reply; ``Serve`` ends a script as a well-behaved server.
+``Flood`` sends an endless reply; ``Trickle`` one that never ends, a byte at a time;
+``Serve`` ends a script as a well-behaved server.
 """
 
 from __future__ import annotations
@@ -90,6 +91,15 @@ class Flood:
 
 
 @dataclass(frozen=True)
+class Trickle:
+    """Send ``data`` one byte every ``interval`` seconds, again and again (a reply that
+    keeps the connection busy but never completes)."""
+
+    data: bytes
+    interval: float = 0.3
+
+
+@dataclass(frozen=True)
 class Serve:
     """From here on, a well-behaved server: 250 to MAIL/RCPT/RSET/NOOP, DATA read into
     ``messages``, 221 and close on QUIT."""
@@ -97,7 +107,19 @@ class Serve:
     ehlo: bytes = b"250 fake.test\r\n"
 
 
-Step = Send | Expect | ReadData | ReadBytes | StartTLS | Stall | Close | Reset | Flood | Serve
+Step = (
+    Send
+    | Expect
+    | ReadData
+    | ReadBytes
+    | StartTLS
+    | Stall
+    | Close
+    | Reset
+    | Flood
+    | Trickle
+    | Serve
+)
 
 
 def ehlo_reply(*keywords: str, hostname: str = "fake.test") -> bytes:
@@ -299,6 +321,14 @@ class ScriptedServer:
             with contextlib.suppress(OSError):
                 while not self._stopping.is_set():
                     connection.sock.sendall(step.data * 64)
+            return False
+        elif isinstance(step, Trickle):
+            with contextlib.suppress(OSError):
+                while not self._stopping.wait(step.interval):
+                    for byte in step.data:
+                        connection.sock.sendall(bytes([byte]))
+                        if self._stopping.wait(step.interval):
+                            break
             return False
         elif isinstance(step, Serve):
             return self._serve_well(connection, step)
