@@ -27,7 +27,9 @@ def header_value_problem(value: str, *, folds: bool = False) -> str | None:
 
     With ``folds``, a CRLF (or LF) followed by a space or tab is allowed.
     """
-    match = _FORBIDDEN.search(_FOLD.sub("", value) if folds else value)
+    match = _FORBIDDEN.search(value)
+    if match is not None and folds:  # the usual value has nothing to unfold: no copy made
+        match = _FORBIDDEN.search(_FOLD.sub("", value))
     if match is None:
         return None
     shown = value if len(value) <= 80 else value[:77] + "..."
@@ -48,6 +50,7 @@ def check_message_headers(message: Message) -> None:
     """:func:`check_header_value` on every header of every part, as stored (folds allowed)."""
     for part in message.walk():
         for name, value in part.raw_items():
-            if not isinstance(value, str):  # an email.header.Header: encoded on output
-                value = str(value)
-            check_header_value(name, value, folds=True)
+            text = value if isinstance(value, str) else str(value)  # a Header: str() decodes
+            # One search per header on the hot path; check_header_value says why, if need be.
+            if _NAME.match(name) is None or _FORBIDDEN.search(text) is not None:
+                check_header_value(name, text, folds=True)
