@@ -46,6 +46,12 @@ def replying(expect: Expect, reply: bytes) -> Expect:
     return Expect(expect.pattern, reply)
 
 
+def data_answered(reply: bytes, *keywords: str) -> tuple[Step, ...]:
+    """A session whose DATA is answered with ``reply`` instead of 354."""
+    ehlo = Expect(EHLO.pattern, ehlo_reply("8BITMIME", *keywords))
+    return (GREETING, ehlo, MAIL, RCPT, replying(DATA, reply))
+
+
 @dataclass(frozen=True)
 class Fault:
     """One faulty session; ``raises`` when it ends before any transaction, else ``states``."""
@@ -171,24 +177,17 @@ FAULTS = [
     # -- DATA answered with something other than 354: the content never went -------------
     Fault(
         "250 to DATA",
-        (GREETING, EHLO, MAIL, RCPT, replying(DATA, b"250 2.0.0 ok\r\n"), Stall()),
+        (*data_answered(b"250 2.0.0 ok\r\n"), Stall()),
         states=(REFUSED, NOT_ATTEMPTED),
     ),
     Fault(
         "250 to pipelined DATA",
-        (
-            GREETING,
-            Expect(EHLO.pattern, ehlo_reply("PIPELINING")),
-            MAIL,
-            RCPT,
-            replying(DATA, b"250 2.0.0 ok\r\n"),
-            Stall(),
-        ),
+        (*data_answered(b"250 2.0.0 ok\r\n", "PIPELINING"), Stall()),
         states=(REFUSED, NOT_ATTEMPTED),
     ),
     Fault(
         "220 to DATA",
-        (GREETING, EHLO, MAIL, RCPT, replying(DATA, b"220 fake.test ready\r\n"), Stall()),
+        (*data_answered(b"220 fake.test ready\r\n"), Stall()),
         states=(REFUSED, NOT_ATTEMPTED),
     ),
     # -- PIPELINING advertised, then pipelined commands refused --------------------------

@@ -23,6 +23,7 @@ from smtp_backend.errors import (
     SMTPTimeoutError,
 )
 from smtp_backend.timeouts import Timeouts
+from tests.faults.scenarios import DATA, GREETING, MAIL, RCPT, data_answered
 from tests.servers.scripted import (
     Expect,
     ReadData,
@@ -36,22 +37,8 @@ from tests.servers.scripted import (
 pytestmark = pytest.mark.timeout(30)
 
 FAST = Timeouts.every(2.0, total=10.0)
-GREETING = Send(b"220 fake.test ESMTP\r\n")
-MAIL = Expect(rb"(?i)MAIL FROM:<alice@example\.test>.*", b"250 ok\r\n")
-RCPT = Expect(rb"(?i)RCPT TO:<bob@example\.test>.*", b"250 ok\r\n")
 MESSAGE = b"Subject: hello\r\n\r\nthe content\r\n"
 ENVELOPE = Envelope("alice@example.test", ["bob@example.test"], MESSAGE)
-
-
-def data_answered(reply: bytes, *, pipelining: bool) -> tuple[Send | Expect, ...]:
-    keywords = ("8BITMIME", "PIPELINING") if pipelining else ("8BITMIME",)
-    return (
-        GREETING,
-        Expect(rb"(?i)EHLO \S+", ehlo_reply(*keywords)),
-        MAIL,
-        RCPT,
-        Expect(rb"(?i)DATA", reply),
-    )
 
 
 def assert_no_content_sent(server: ScriptedServer) -> None:
@@ -71,7 +58,7 @@ def assert_no_content_sent(server: ScriptedServer) -> None:
 def test_sendmail_raises_data_error_and_sends_no_content(
     scripted_server: ScriptedServer, reply: bytes, pipelining: bool
 ) -> None:
-    scripted_server.play(*data_answered(reply, pipelining=pipelining))
+    scripted_server.play(*data_answered(reply, *(["PIPELINING"] if pipelining else [])))
     client = SMTP(scripted_server.host, scripted_server.port, timeouts=FAST)
     with pytest.raises(SMTPDataError) as raised:
         client.sendmail("alice@example.test", ["bob@example.test"], MESSAGE)
@@ -84,7 +71,9 @@ def test_sendmail_raises_data_error_and_sends_no_content(
 def test_async_sendmail_raises_data_error_and_sends_no_content(
     scripted_server: ScriptedServer, pipelining: bool
 ) -> None:
-    scripted_server.play(*data_answered(b"250 2.0.0 ok\r\n", pipelining=pipelining))
+    scripted_server.play(
+        *data_answered(b"250 2.0.0 ok\r\n", *(["PIPELINING"] if pipelining else []))
+    )
 
     async def send() -> None:
         client = AsyncSMTP(
@@ -104,7 +93,7 @@ def test_async_sendmail_raises_data_error_and_sends_no_content(
 
 def test_mailers_report_the_message_refused_never_sent(scripted_server: ScriptedServer) -> None:
     for _ in range(2):
-        scripted_server.play(*data_answered(b"250 2.0.0 ok\r\n", pipelining=True))
+        scripted_server.play(*data_answered(b"250 2.0.0 ok\r\n", "PIPELINING"))
     settings = {"security": "none", "timeouts": FAST}
     with Mailer(scripted_server.host, scripted_server.port, **settings) as mailer:
         (blocking,) = mailer.send([ENVELOPE])
@@ -236,7 +225,7 @@ def trickling(phase: str) -> tuple[Send | Expect | Trickle | ReadData, ...]:
     steps += [GREETING, Expect(rb"(?i)EHLO \S+", ehlo_reply("8BITMIME"))]
     if phase == "command":
         return (*steps, Expect(rb"(?i)MAIL FROM:.*"), TRICKLE)
-    steps += [MAIL, RCPT, Expect(rb"(?i)DATA", b"354 go ahead\r\n"), ReadData(b"")]
+    steps += [MAIL, RCPT, DATA, ReadData(b"")]
     return (*steps, TRICKLE)
 
 
