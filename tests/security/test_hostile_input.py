@@ -4,6 +4,7 @@ the reply parser, the EHLO parser and the data encoder are fuzzed (hypothesis, b
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
@@ -239,10 +240,12 @@ def test_the_ehlo_parser_never_fails(lines: list[bytes], esmtp: bool) -> None:
         assert server.size_limit == int(size_lines[0][5:])
 
 
-def test_auth_mechanisms_match_whatever_their_case() -> None:
+def test_auth_mechanisms_match_whatever_their_case(caplog: pytest.LogCaptureFixture) -> None:
     features = parse_ehlo_features(b"server.test\nAUTH login Plain\nSIZE \xb2")
     assert choose_mechanism(features["auth"].split()) == ["PLAIN", "LOGIN"]
-    assert ServerFeatures.from_esmtp(features, esmtp=True).size_limit == 0  # SIZE, no limit
+    with caplog.at_level(logging.DEBUG, logger="smtp_backend"):
+        assert ServerFeatures.from_esmtp(features, esmtp=True).size_limit == 0  # no limit
+    assert "unusable SIZE parameter" in caplog.text  # ignored, and said so at debug level
 
 
 @settings(max_examples=300, deadline=None)
