@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email
+import email.policy
 from collections.abc import Iterator
 from typing import Any
 
@@ -164,3 +166,11 @@ def test_email_timeout_bounds_a_trickled_reply(settings: Any, server: ScriptedSe
     settings.EMAIL_TIMEOUT = 0.5
     with pytest.raises(SMTPTimeoutError, match="waiting for the command reply"):
         send_mail("hello", "the content", "alice@example.test", ["bob@example.test"])
+
+
+def test_a_long_non_ascii_subject_django_folds_is_sent(smtp_server: RecordingSMTPServer) -> None:
+    subject = "Überraschung für alle Abonnenten " * 6  # Django < 6 folds its encoding with LF
+    backend = EmailBackend(host=smtp_server.host, port=smtp_server.port)
+    assert backend.send_messages([hello(subject=subject)]) == 1
+    received = email.message_from_bytes(smtp_server.messages[0].content, policy=email.policy.SMTP)
+    assert received["Subject"].strip() == subject.strip()

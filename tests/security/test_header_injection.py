@@ -57,6 +57,7 @@ def test_tab_and_folds_where_allowed() -> None:
     assert header_value_problem("a\r\n b") is not None
     assert header_value_problem("a\r\n b\r\n\tc", folds=True) is None
     assert header_value_problem("a\r\nb", folds=True) is not None  # not followed by space
+    assert header_value_problem("a\n b", folds=True) is not None  # a fold is CRLF + space
     assert header_value_problem("a\r\n\x0b b", folds=True) is not None
 
 
