@@ -1,5 +1,6 @@
-"""BatchEngine fed scripted replies at the edges: a 354 nothing can use, 251, 421 to RSET,
-garbage and unexpected replies, and what every kind of result carries."""
+"""BatchEngine fed scripted replies at the edges: a 354 nothing can use, 251, DATA refused
+or answered neither 354 nor a refusal, 421 to RSET, garbage and unexpected replies, and
+what every kind of result carries."""
 
 from __future__ import annotations
 
@@ -185,6 +186,45 @@ def test_lmtp_421_after_the_data_refuses_the_message_with_it() -> None:
     assert isinstance(r.results[0].error, SMTPDataError)
 
 
+# -- the reply to DATA ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [400, 554])
+def test_a_refused_data_command_refuses_the_message_with_its_reply_and_the_batch_goes_on(
+    code: int,
+) -> None:
+    # any 4xx or 5xx to DATA (400 included) refuses this message, not the connection
+    first, second = txn(0, "a@example.test", "b@example.test"), txn(1)
+    no = Reply(code, b"no data now")
+    r = run([first, second], [250, 550, 250, no, 250, 250, 250, 354, 250])
+    assert r.writes[1].startswith(b"RSET\r\n" + second.mail)
+    assert first.payload not in b"".join(r.writes)
+    assert states(r) == [MessageState.REFUSED, MessageState.SENT]
+    refused = r.results[0]
+    assert refused.accepted == ()
+    assert refused.refused == {"a@example.test": Reply(550, b"r550")}
+    assert refused.reply == no
+    assert isinstance(refused.error, SMTPDataError)
+    assert (refused.error.smtp_code, refused.error.smtp_error) == (code, b"no data now")
+    assert r.engine.closing_reply is None
+
+
+def test_a_positive_reply_to_data_other_than_354_refuses_the_message_and_ends_the_batch() -> None:
+    # the server may or may not be reading content now: nothing more on this connection
+    odd = Reply(250, b"ok?")
+    r = run([txn(0), txn(1)], [250, 250, odd])
+    assert r.writes[-1].endswith(b"DATA\r\n")  # no content, no dot
+    assert states(r) == [MessageState.REFUSED, MessageState.NOT_ATTEMPTED]
+    refused, rest = r.results
+    assert refused.reply == odd
+    assert isinstance(refused.error, SMTPDataError)
+    assert (refused.error.smtp_code, refused.error.smtp_error) == (250, b"ok?")
+    assert isinstance(rest.error, SMTPProtocolError)
+    assert (rest.error.smtp_code, rest.error.smtp_error) == (250, b"unexpected reply to DATA: ok?")
+    assert r.engine.closing_reply == odd  # the reply that ended the batch
+    assert r.engine.finished and r.engine.data_to_send() == b""
+
+
 # -- 421 to RSET, garbage, unexpected replies -----------------------------------------------
 
 
@@ -200,7 +240,7 @@ def test_421_to_rset_ends_the_batch_and_keeps_the_result_before_it(pipelining: b
         MessageState.NOT_ATTEMPTED,
     ]
     assert all(str(result.error) == CLOSING for result in r.results[1:])
-    assert r.engine.closing_reply is not None and r.engine.closing_reply.code == 421
+    assert r.engine.closing_reply == Reply(421, b"r421")  # the server's own, kept
     assert r.engine.data_to_send() == b""
 
 
