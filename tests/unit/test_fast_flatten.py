@@ -27,9 +27,9 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from smtp_backend.message import flatten_message
 from smtp_backend.protocol.fast_envelope import fast_envelope
 from smtp_backend.protocol.fast_flatten import fast_flatten
+from smtp_backend.protocol.message import flatten_message
 
 # the policies the core and the integrations flatten with
 POLICIES: dict[str, Any] = {
