@@ -1,4 +1,5 @@
-"""This project's client: ``send_message`` in a loop, and ``send_many`` (pipelined)."""
+"""This project's client: ``send_message`` in a loop, ``send_many`` (pipelined), and a
+``Mailer`` of one connection (its defaults otherwise: a new connection every 100 messages)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from . import Contender, module_missing
 
 TIMEOUT = 60.0
 MISSING = module_missing("smtp_backend", "smtp_backend not importable")
+SEND_MANY = "smtp_backend send_many"
+MAILER = "smtp_backend Mailer pool_size=1"
 
 
 def send_loop(messages: Iterable[EmailMessage], host: str, port: int) -> int:
@@ -30,7 +33,18 @@ def send_many(messages: Iterable[EmailMessage], host: str, port: int) -> int:
     return sum(1 for result in results if result.ok)
 
 
+def send_mailer(messages: Iterable[EmailMessage], host: str, port: int) -> int:
+    import smtp_backend
+
+    with smtp_backend.Mailer(
+        host, port, security="none", pool_size=1, local_hostname="localhost", timeout=TIMEOUT
+    ) as mailer:
+        results = mailer.send(messages)
+    return sum(1 for result in results if result.ok)
+
+
 CONTENDERS = [
     Contender("smtp_backend send_message", send_loop, MISSING),
-    Contender("smtp_backend send_many", send_many, MISSING),
+    Contender(SEND_MANY, send_many, MISSING),
+    Contender(MAILER, send_mailer, MISSING),
 ]

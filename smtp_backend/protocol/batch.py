@@ -16,6 +16,7 @@ server still holds after a failure (RFC 3030 §3) can never absorb the next one.
 from __future__ import annotations
 
 import enum
+import itertools
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -149,6 +150,7 @@ class BatchEngine:
         self._results: dict[int, SendResult] = {}
         self._next_result = first_index
         self._exhausted = False
+        self._ahead: PreparedTransaction | UnpreparedMessage | None = None  # taken early
         self._rset_pending = False
         # A 421, or a reply that leaves the server's state unknown: no more on this connection.
         self.closing_reply: Reply | None = None
@@ -280,7 +282,7 @@ class BatchEngine:
     def _pull(self) -> _Attempt | None:
         while not self._exhausted:
             try:
-                item = next(self._items)
+                item = self._take()
             except StopIteration:
                 self._exhausted = True
                 return None
@@ -291,6 +293,19 @@ class BatchEngine:
                 continue
             return _Attempt(item, index)
         return None
+
+    def take_ahead(self) -> None:
+        """Take the next item now (preparing it, when items are prepared lazily), so that
+        a driver can do that work while the server handles what was just written."""
+        if self._ahead is None and not self._exhausted and self.closing_reply is None:
+            try:
+                self._ahead = next(self._items)
+            except StopIteration:
+                self._exhausted = True
+
+    def _take(self) -> PreparedTransaction | UnpreparedMessage:
+        item, self._ahead = self._ahead, None
+        return next(self._items) if item is None else item
 
     # -- reading -------------------------------------------------------------
 
@@ -388,7 +403,8 @@ class BatchEngine:
         self._rset_pending = False  # nothing more is written on a connection that is gone
         if self.closing_reply is None:
             self.closing_reply = Reply(421, b"connection lost")
-        for item in self._items:
+        ahead, self._ahead = self._ahead, None  # an item taken early was never started
+        for item in self._items if ahead is None else itertools.chain((ahead,), self._items):
             self._results[self._next_index] = not_attempted_result(self._next_index, item, error)
             self._next_index += 1
         self._exhausted = True

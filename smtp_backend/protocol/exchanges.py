@@ -296,6 +296,7 @@ def batch(
             if out:
                 # Pipelined commands may carry message data: bounded as a data block.
                 yield Write(out, phase="data_block")
+                engine.take_ahead()  # serialise the next message while the server works
             elif engine.awaiting_replies:
                 engine.receive_reply((yield from read_reply(_next_read(engine))))
             else:

@@ -144,8 +144,15 @@ class Run:
     engine: BatchEngine
 
 
-def drive(engine: BatchEngine, server: WireModel, *, lose_after_replies: int | None = None) -> Run:
-    """The driver loop of batch.py's docstring; optionally the connection dies."""
+def drive(
+    engine: BatchEngine,
+    server: WireModel,
+    *,
+    lose_after_replies: int | None = None,
+    take_ahead: bool = False,
+) -> Run:
+    """The driver loop of batch.py's docstring; optionally the connection dies, and
+    optionally the next item is taken after each write (as exchanges.batch does)."""
     writes: list[bytes] = []
     results: list[SendResult] = []
     replies = 0
@@ -154,6 +161,8 @@ def drive(engine: BatchEngine, server: WireModel, *, lose_after_replies: int | N
         if out:
             writes.append(out)
             server.receive(out)
+            if take_ahead:
+                engine.take_ahead()
             continue
         if not engine.awaiting_replies or engine.closing_reply is not None:
             break
@@ -177,10 +186,12 @@ def batch(
     lmtp: bool = False,
     override: Override | None = None,
     lose_after_replies: int | None = None,
+    take_ahead: bool = False,
 ) -> tuple[Run, WireModel]:
     engine = BatchEngine(iter(items), pipelining=pipelining, window=window, lmtp=lmtp)
     server = WireModel(lmtp=lmtp, override=override)
-    return drive(engine, server, lose_after_replies=lose_after_replies), server
+    run = drive(engine, server, lose_after_replies=lose_after_replies, take_ahead=take_ahead)
+    return run, server
 
 
 def states(run: Run) -> list[MessageState]:
@@ -503,6 +514,27 @@ def test_data_mode_pulls_one_item_until_its_354() -> None:
     assert source.pulled == 1
 
 
+def test_take_ahead_takes_one_item_early_and_changes_no_write() -> None:
+    source = CountingItems([prepare(envelope(i)) for i in range(5)])
+    engine = BatchEngine(iter(source), pipelining=True, window=4)
+    first_write = engine.data_to_send()
+    engine.take_ahead()
+    engine.take_ahead()  # one item at most is held
+    assert source.pulled == 2
+    server = WireModel()
+    server.receive(first_write)
+    run = drive(engine, server, take_ahead=True)
+    plain, _ = batch([prepare(envelope(i)) for i in range(5)])
+    assert [first_write, *run.writes] == plain.writes
+    assert states(run) == states(plain)
+
+
+def test_an_item_taken_ahead_is_not_attempted_when_the_connection_is_lost() -> None:
+    txns = [prepare(envelope(i)) for i in range(3)]
+    run, _ = batch(txns, lose_after_replies=2, take_ahead=True)
+    assert states(run) == [MessageState.NOT_ATTEMPTED] * 3
+
+
 def test_window_must_be_positive() -> None:
     with pytest.raises(ValueError, match="window must be at least 1"):
         BatchEngine(iter([]), pipelining=True, window=0)
@@ -563,6 +595,7 @@ _codes = st.sampled_from([250, 250, 250, 421, 451, 452, 503, 550, 553, 554])
     window=st.integers(1, 4),
     answers=st.dictionaries(st.integers(0, 40), _codes, max_size=8),
     lose_after=st.none() | st.integers(0, 40),
+    take_ahead=st.booleans(),
 )
 def test_every_message_ends_in_exactly_one_state_and_sent_means_delivered(
     n: int,
@@ -571,6 +604,7 @@ def test_every_message_ends_in_exactly_one_state_and_sent_means_delivered(
     window: int,
     answers: dict[int, int],
     lose_after: int | None,
+    take_ahead: bool,
 ) -> None:
     counter = iter(range(10_000))
 
@@ -586,6 +620,7 @@ def test_every_message_ends_in_exactly_one_state_and_sent_means_delivered(
         window=window,
         override=override,
         lose_after_replies=lose_after,
+        take_ahead=take_ahead,
     )
     assert [r.index for r in run.results] == list(range(n))
     delivered = {content for _, _, content in server.delivered}
