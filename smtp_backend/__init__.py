@@ -41,6 +41,7 @@ from .mailer.capture import CapturedMessage
 from .mailer.dkim import DKIM
 from .mailer.ratelimit import TokenBucket
 from .protocol.headers import check_header_value, check_message_headers, header_value_problem
+from .protocol.fast_flatten import wire_bytes
 from .results import Envelope, MessageState, Reply, SendResult
 from .status import Classification
 from .timeouts import DEFAULT_TIMEOUTS, Phase, Timeouts
@@ -108,4 +109,5 @@ __all__ = [
     "header_value_problem",
     "quoteaddr",
     "quotedata",
+    "wire_bytes",
 ]

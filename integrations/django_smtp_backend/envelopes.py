@@ -22,6 +22,8 @@ from smtp_backend import (
     check_message_headers,
 )
 
+from .fast_bytes import fast_message_bytes
+
 _NO_DOMAIN = "addr-spec local part with no domain"  # Django allows "From: webmaster" (#15042)
 # Python < 3.15 flags a non-ASCII local part (cpython#81074); SMTPUTF8 allows one.
 _NON_ASCII_LOCAL_PART = "local-part contains non-ASCII characters)"
@@ -91,12 +93,14 @@ def serialised(django_message: Any, *, international: bool) -> tuple[bytes, str 
         del message["Bcc"]
         with _bad_header():
             check_message_headers(message)
-        return message.as_bytes(), _message_id(message)
+        data = fast_message_bytes(django_message, message) or message.as_bytes()
+        return data, _message_id(message)
     message = django_message.message()
     del message["Bcc"]  # Django < 6 copies a "Bcc" extra header into the headers
     with _bad_header():
         check_message_headers(message)
-    return message.as_bytes(linesep="\r\n"), _message_id(message)
+    data = fast_message_bytes(django_message, message) or message.as_bytes(linesep="\r\n")
+    return data, _message_id(message)
 
 
 def _header_texts(django_message: Any) -> Iterator[tuple[str, str]]:

@@ -6,48 +6,45 @@ left out), or ``None`` for anything outside the cases it knows to be the same:
 then the caller uses the stdlib. It knows the cases where the stdlib's folder
 leaves a header alone: a one-line printable-ASCII header that fits within the
 policy's ``max_line_length``; text and ``multipart`` bodies whose boundary is set;
-``email.policy.EmailPolicy`` and ``compat32`` policies; the stdlib's own message
-classes. Everything else (a header to fold or encode, a boundary to invent, a
-``message/*`` part, a custom class or policy) is the stdlib's.
+``email.policy.EmailPolicy`` and ``compat32`` policies; message classes that leave
+what the generator calls as ``Message`` has it. Everything else (a header to fold or
+encode, a boundary to invent, a ``message/*`` part, a custom policy) is the stdlib's.
+``fast_as_bytes`` and ``wire_bytes`` do the same for ``Message.as_bytes`` (what the
+frameworks serialise with: no ``>From`` mangling, ``Bcc`` kept).
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import re
 import sys
 from email import _header_value_parser, headerregistry
 from email._policybase import Compat32
 from email.generator import BytesGenerator
-from email.message import EmailMessage, Message, MIMEPart
-from email.mime.application import MIMEApplication
-from email.mime.audio import MIMEAudio
-from email.mime.base import MIMEBase
-from email.mime.image import MIMEImage
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
-from email.mime.text import MIMEText
+from email.message import Message
 from email.policy import EmailPolicy
 from typing import Any
 
-__all__ = ["fast_flatten"]
+__all__ = ["fast_as_bytes", "fast_flatten", "wire_bytes"]
 
 _NL = "\r\n"
 _BNL = b"\r\n"
-# subclasses may override what the generator calls (e.g. _write_headers): stdlib only
-_MESSAGE_TYPES = frozenset(
-    {
-        Message,
-        EmailMessage,
-        MIMEPart,
-        MIMEBase,
-        MIMENonMultipart,
-        MIMEMultipart,
-        MIMEText,
-        MIMEApplication,
-        MIMEImage,
-        MIMEAudio,
-    }
+# what the generator calls on a message, on the paths this module reproduces: a class
+# that overrides one of them (or adds _write_headers) may generate other bytes
+_GENERATOR_USES = (
+    "raw_items",
+    "get",
+    "get_payload",
+    "is_multipart",
+    "get_content_type",
+    "get_content_maintype",
+    "get_content_subtype",
+    "get_default_type",
+    "get_boundary",
+    "get_param",
+    "get_params",
+    "_get_params_preserve",
 )
 # RFC 5322 field-name: printable ASCII but colon (and no space)
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
@@ -120,16 +117,45 @@ def fast_flatten(msg: Message, *, international: bool) -> bytes | None:
         rules = _Rules(policy, mangle=True)
     else:
         return None
-    return _flatten(msg, rules, top=True)
+    return _flatten(msg, rules, drop_bcc=True)
 
 
-def _flatten(msg: Message, rules: _Rules, *, top: bool = False) -> bytes | None:
-    if type(msg) not in _MESSAGE_TYPES:
+def fast_as_bytes(msg: Message) -> bytes | None:
+    """``msg.as_bytes()`` with CRLF line endings (the stdlib's ``Message.as_bytes``, its
+    policy cloned with ``linesep="\\r\\n"``), or ``None`` when the stdlib must make them."""
+    if type(msg.policy) not in (EmailPolicy, Compat32):
+        return None
+    return _flatten(msg, _Rules(msg.policy, mangle=False), drop_bcc=False)
+
+
+def wire_bytes(msg: Message) -> bytes:
+    """The stdlib's ``Message.as_bytes`` of ``msg`` with CRLF line endings: no ``>From``
+    mangling, every header kept; made by the fast path when it can be, byte for byte."""
+    fast = fast_as_bytes(msg)
+    if fast is not None:
+        return fast
+    with io.BytesIO() as buffer:
+        policy = msg.policy.clone(linesep=_NL)
+        BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(msg)
+        return buffer.getvalue()
+
+
+@functools.lru_cache(maxsize=64)
+def _generates_as_message(cls: type) -> bool:
+    """True when the generator sees ``cls`` as it sees ``email.message.Message``."""
+    if not issubclass(cls, Message) or hasattr(cls, "_write_headers"):
+        return False
+    return all(getattr(cls, name) is getattr(Message, name) for name in _GENERATOR_USES)
+
+
+def _flatten(msg: Message, rules: _Rules, *, drop_bcc: bool = False) -> bytes | None:
+    message_class: type = type(msg)  # a class as such (mypy reads Message's __hash__)
+    if not _generates_as_message(message_class):
         return None
     lines: list[str] = []
     ctype: str | None = None
     for name, value in msg.raw_items():
-        if top and name.lower() in _NOT_TRANSMITTED:
+        if drop_bcc and name.lower() in _NOT_TRANSMITTED:
             continue
         header = _header(name, value, rules)
         if header is None:

@@ -27,8 +27,9 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
+from smtp_backend import wire_bytes
 from smtp_backend.protocol.fast_envelope import fast_envelope
-from smtp_backend.protocol.fast_flatten import fast_flatten
+from smtp_backend.protocol.fast_flatten import fast_as_bytes, fast_flatten
 from smtp_backend.protocol.message import flatten_message
 
 # the policies the core and the integrations flatten with
@@ -244,6 +245,20 @@ def test_flatten_is_byte_for_byte_smtplibs(recipe: Recipe, international: bool) 
         assert fast == theirs
 
 
+def stdlib_as_bytes(msg: Message) -> bytes:
+    return Message.as_bytes(msg, policy=msg.policy.clone(linesep="\r\n"))
+
+
+@GENEROUS
+@given(recipe=recipes())
+def test_wire_bytes_is_byte_for_byte_the_stdlibs_as_bytes(recipe: Recipe) -> None:
+    theirs = outcome(lambda: stdlib_as_bytes(build(recipe)))
+    assert outcome(lambda: wire_bytes(build(recipe))) == theirs
+    fast = fast_as_bytes(build(recipe))
+    if fast is not None:
+        assert fast == theirs
+
+
 @GENEROUS
 @given(recipe=recipes())
 def test_flatten_changes_the_callers_message_no_more_than_smtplib(recipe: Recipe) -> None:
@@ -376,6 +391,37 @@ def test_what_the_fast_path_leaves_to_the_stdlib(
     assert outcome(lambda: flatten_message(copy.deepcopy(msg), international=False)) == outcome(
         lambda: smtplib_flatten(copy.deepcopy(msg), False)
     )
+
+
+class PayloadOfItsOwn(EmailMessage):
+    def get_payload(self, *args: Any, **kwargs: Any) -> Any:
+        return "another body\n"
+
+
+class SerialisedElsewhere(EmailMessage):  # as Django's SafeMIME classes: as_bytes only
+    def as_bytes(self, *args: Any, **kwargs: Any) -> bytes:
+        return b"unused by smtplib"
+
+
+@pytest.mark.parametrize(("cls", "fast"), [(PayloadOfItsOwn, False), (SerialisedElsewhere, True)])
+def test_a_subclass_takes_the_fast_path_only_if_the_generator_sees_a_message(
+    cls: type[EmailMessage], fast: bool
+) -> None:
+    msg = cls()
+    msg["From"], msg["To"] = "a@example.org", "b@example.org"
+    msg.set_content("body\n")
+    assert (fast_flatten(msg, international=False) is not None) is fast
+    assert flatten_message(msg, international=False) == smtplib_flatten(msg, False)
+
+
+def test_as_bytes_keeps_bcc_and_from_lines() -> None:
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"], msg["To"], msg["Bcc"] = "a@example.org", "b@example.org", "c@example.org"
+    msg.set_content("From the start\n")
+    fast = fast_as_bytes(msg)
+    assert fast is not None and b"Bcc: c@example.org\r\n" in fast
+    assert b"\r\nFrom the start\r\n" in fast
+    assert fast == msg.as_bytes()
 
 
 def test_bcc_is_not_transmitted_by_the_fast_path() -> None:
