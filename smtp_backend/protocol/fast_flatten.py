@@ -120,22 +120,25 @@ def fast_flatten(msg: Message, *, international: bool) -> bytes | None:
     return _flatten(msg, rules, drop_bcc=True)
 
 
-def fast_as_bytes(msg: Message) -> bytes | None:
-    """``msg.as_bytes()`` with CRLF line endings (the stdlib's ``Message.as_bytes``, its
-    policy cloned with ``linesep="\\r\\n"``), or ``None`` when the stdlib must make them."""
-    if type(msg.policy) not in (EmailPolicy, Compat32):
+def fast_as_bytes(msg: Message, policy: Any = None) -> bytes | None:
+    """``msg.as_bytes(policy=policy)`` with CRLF line endings (the stdlib's
+    ``Message.as_bytes``; ``policy`` defaults to the message's), or ``None`` when the
+    stdlib must make them."""
+    policy = msg.policy if policy is None else policy
+    if type(policy) not in (EmailPolicy, Compat32):
         return None
-    return _flatten(msg, _Rules(msg.policy, mangle=False), drop_bcc=False)
+    return _flatten(msg, _Rules(policy, mangle=False), drop_bcc=False)
 
 
-def wire_bytes(msg: Message) -> bytes:
-    """The stdlib's ``Message.as_bytes`` of ``msg`` with CRLF line endings: no ``>From``
-    mangling, every header kept; made by the fast path when it can be, byte for byte."""
-    fast = fast_as_bytes(msg)
+def wire_bytes(msg: Message, policy: Any = None) -> bytes:
+    """The stdlib's ``Message.as_bytes(policy=policy)`` of ``msg`` with CRLF line endings
+    (``policy`` defaults to the message's): no ``>From`` mangling, every header kept;
+    made by the fast path when it can be, byte for byte."""
+    fast = fast_as_bytes(msg, policy)
     if fast is not None:
         return fast
+    policy = (msg.policy if policy is None else policy).clone(linesep=_NL)
     with io.BytesIO() as buffer:
-        policy = msg.policy.clone(linesep=_NL)
         BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(msg)
         return buffer.getvalue()
 

@@ -414,6 +414,15 @@ def test_a_subclass_takes_the_fast_path_only_if_the_generator_sees_a_message(
     assert flatten_message(msg, international=False) == smtplib_flatten(msg, False)
 
 
+@pytest.mark.parametrize("policy", ["SMTP", "SMTPUTF8", "SMTP 7bit (Flask)", "compat32"])
+@GENEROUS
+@given(recipe=recipes(policies=EMAIL_POLICIES))
+def test_wire_bytes_with_a_policy_is_the_stdlibs(policy: str, recipe: Recipe) -> None:
+    chosen = POLICIES[policy]
+    theirs = outcome(lambda: Message.as_bytes(build(recipe), policy=chosen.clone(linesep="\r\n")))
+    assert outcome(lambda: wire_bytes(build(recipe), chosen)) == theirs
+
+
 def test_as_bytes_keeps_bcc_and_from_lines() -> None:
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"], msg["To"], msg["Bcc"] = "a@example.org", "b@example.org", "c@example.org"
