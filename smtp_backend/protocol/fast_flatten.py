@@ -68,21 +68,31 @@ class _Kind:
 # the classes HeaderRegistry builds: (the stdlib's mixin, BaseHeader) exactly
 _HEADER_KINDS: dict[tuple[type, ...], int] = {
     (mixin, headerregistry.BaseHeader): kind
-    for mixin, kind in (
-        (headerregistry.UnstructuredHeader, _Kind.SAME),
-        (headerregistry.UniqueUnstructuredHeader, _Kind.SAME),
-        (headerregistry.MIMEVersionHeader, _Kind.SAME),
-        (headerregistry.ContentTypeHeader, _Kind.SAME),
-        (headerregistry.ContentDispositionHeader, _Kind.SAME),
-        (headerregistry.ContentTransferEncodingHeader, _Kind.SAME),
-        (headerregistry.MessageIDHeader, _Kind.SAME),
-        (headerregistry.DateHeader, _Kind.DATE),
-        (headerregistry.UniqueDateHeader, _Kind.DATE),
-        (headerregistry.AddressHeader, _Kind.ADDRESS),
-        (headerregistry.UniqueAddressHeader, _Kind.ADDRESS),
-        (headerregistry.SingleAddressHeader, _Kind.ADDRESS),
-        (headerregistry.UniqueSingleAddressHeader, _Kind.ADDRESS),
+    for kind, mixins in (
+        (
+            _Kind.SAME,
+            (
+                headerregistry.UnstructuredHeader,
+                headerregistry.UniqueUnstructuredHeader,
+                headerregistry.MIMEVersionHeader,
+                headerregistry.ContentTypeHeader,
+                headerregistry.ContentDispositionHeader,
+                headerregistry.ContentTransferEncodingHeader,
+                headerregistry.MessageIDHeader,
+            ),
+        ),
+        (_Kind.DATE, (headerregistry.DateHeader, headerregistry.UniqueDateHeader)),
+        (
+            _Kind.ADDRESS,
+            (
+                headerregistry.AddressHeader,
+                headerregistry.UniqueAddressHeader,
+                headerregistry.SingleAddressHeader,
+                headerregistry.UniqueSingleAddressHeader,
+            ),
+        ),
     )
+    for mixin in mixins
 }
 
 

@@ -121,14 +121,15 @@ mailbox = st.one_of(
 address_list = st.lists(mailbox, min_size=1, max_size=4).flatmap(
     lambda boxes: st.sampled_from([", ", ",", " , ", ",  "]).map(lambda sep: sep.join(boxes))
 )
-# text from pieces: printable ASCII words, and what a folder treats specially
-header_text = st.lists(
-    st.one_of(
-        st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=12),
-        st.sampled_from([" ", "\t", "é", "中", "=?", "?=", "  ", "\udce9", "x" * 70]),
-    ),
-    max_size=12,
-).map("".join)
+
+
+def pieces(specials: list[str], longest: int, most: int) -> st.SearchStrategy[str]:
+    """Text from pieces: runs of printable ASCII, and what a folder treats specially."""
+    run = st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=longest)
+    return st.lists(run | st.sampled_from(specials), max_size=most).map("".join)
+
+
+header_text = pieces([" ", "\t", "é", "中", "=?", "?=", "  ", "\udce9", "x" * 70], 12, 12)
 date_text = st.one_of(
     st.integers(0, 2**31).map(lambda t: formatdate(t, localtime=False)),
     st.sampled_from(["not a date", "Mon, 1 Jan 2024 00:00:00 +0000", ""]),
@@ -144,13 +145,7 @@ header = st.one_of(
     st.tuples(st.just("Date"), date_text),
     st.tuples(st.just("Message-ID"), message_id),
 )
-body_text = st.lists(
-    st.one_of(
-        st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=20),
-        st.sampled_from(["\n", "\r\n", "\r", "\nFrom ", "\n.\n", "é", "中", "\t", "y" * 100]),
-    ),
-    max_size=20,
-).map("".join)
+body_text = pieces(["\n", "\r\n", "\r", "\nFrom ", "\n.\n", "é", "中", "\t", "y" * 100], 20, 20)
 boundary = st.none() | st.sampled_from(["b0undary", "=_part_1", "a" * 60, "with space"])
 
 
