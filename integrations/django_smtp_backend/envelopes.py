@@ -22,7 +22,7 @@ from smtp_backend import (
     check_message_headers,
 )
 
-from .fast_bytes import fast_message_bytes
+from .fast_path import fast_message_bytes, plain_address
 
 _NO_DOMAIN = "addr-spec local part with no domain"  # Django allows "From: webmaster" (#15042)
 # Python < 3.15 flags a non-ASCII local part (cpython#81074); SMTPUTF8 allows one.
@@ -39,7 +39,8 @@ def prep_address(address: Any, force_ascii: bool = True) -> str:
     ``force_ascii`` a non-ASCII domain is IDNA-encoded and a non-ASCII local part is
     invalid (it cannot be encoded); without, both are kept as they are (for SMTPUTF8).
     """
-    return _addr_spec(force_str(address), force_ascii)
+    text = force_str(address)
+    return text if plain_address(text) else _addr_spec(text, force_ascii)
 
 
 @functools.lru_cache(maxsize=4096)

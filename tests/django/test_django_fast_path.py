@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_smtp_backend.envelopes import _takes_policy
-from django_smtp_backend.fast_bytes import fast_message_bytes
+from django_smtp_backend.fast_path import fast_message_bytes
 from smtp_backend.protocol.fast_flatten import fast_as_bytes
 
 
