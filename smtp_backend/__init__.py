@@ -40,8 +40,8 @@ from .mailer import Mailer, MailItem
 from .mailer.capture import CapturedMessage
 from .mailer.dkim import DKIM
 from .mailer.ratelimit import TokenBucket
-from .protocol.headers import check_header_value, check_message_headers, header_value_problem
 from .protocol.fast_flatten import wire_bytes
+from .protocol.headers import check_header_value, check_message_headers, header_value_problem
 from .results import Envelope, MessageState, Reply, SendResult
 from .status import Classification
 from .timeouts import DEFAULT_TIMEOUTS, Phase, Timeouts
