@@ -41,6 +41,7 @@ from .mailer.capture import CapturedMessage
 from .mailer.dkim import DKIM
 from .mailer.ratelimit import TokenBucket
 from .protocol.fast_flatten import wire_bytes
+from .protocol.header_classes import shared_header_classes
 from .protocol.headers import check_header_value, check_message_headers, header_value_problem
 from .results import Envelope, MessageState, Reply, SendResult
 from .status import Classification
@@ -109,5 +110,6 @@ __all__ = [
     "header_value_problem",
     "quoteaddr",
     "quotedata",
+    "shared_header_classes",
     "wire_bytes",
 ]

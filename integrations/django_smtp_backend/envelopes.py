@@ -22,7 +22,7 @@ from smtp_backend import (
     check_message_headers,
 )
 
-from .fast_path import fast_message_bytes, plain_address
+from .fast_path import building_policy, fast_message_bytes, plain_address
 
 _NO_DOMAIN = "addr-spec local part with no domain"  # Django allows "From: webmaster" (#15042)
 # Python < 3.15 flags a non-ASCII local part (cpython#81074); SMTPUTF8 allows one.
@@ -90,6 +90,7 @@ def serialised(django_message: Any, *, international: bool) -> tuple[bytes, str 
             check_header_value(name, value)
     if _takes_policy(type(django_message)):
         policy = email.policy.SMTPUTF8 if international else email.policy.SMTP
+        policy = building_policy(django_message, policy)  # the same message, built quicker
         message: email.message.Message = django_message.message(policy=policy)
         del message["Bcc"]
         with _bad_header():

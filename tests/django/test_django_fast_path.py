@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_smtp_backend.envelopes import _takes_policy
-from django_smtp_backend.fast_path import fast_message_bytes
+from django_smtp_backend.fast_path import building_policy, fast_message_bytes
 from smtp_backend.protocol.fast_flatten import fast_as_bytes
 
 
@@ -109,7 +109,7 @@ plain_mailbox = st.sampled_from(["a@example.org", "Bob <bob@example.org>", "c.d@
     subject=words,
     body=st.lists(words, max_size=8).map("\n".join),
     to=st.lists(plain_mailbox, min_size=1, max_size=2),
-    headers=st.dictionaries(st.sampled_from(["X-Tag", "Reply-To"]), words, max_size=2),
+    headers=st.fixed_dictionaries({}, optional={"X-Tag": words, "Reply-To": plain_mailbox}),
 )
 def test_plain_messages_are_djangos_bytes(
     subject: str, body: str, to: list[str], headers: dict[str, str]
@@ -138,3 +138,33 @@ def test_djangos_own_classes_take_the_fast_path(cls: type[EmailMessage]) -> None
 def test_a_subclass_keeps_djangos_path() -> None:
     message = Customised("Hello", "body\n", "a@example.org", ["b@example.org"])
     assert fast_message_bytes(message, built(message)) is None
+
+
+@pytest.mark.skipif(not _takes_policy(EmailMessage), reason="message(policy=) is Django 6+")
+@settings(max_examples=60, deadline=None)
+@given(
+    subject=text.map(lambda s: s.replace("\n", " ").replace("\r", " ")),
+    body=text,
+    to=st.lists(mailbox, min_size=1, max_size=3),
+    cc=st.lists(mailbox, max_size=2),
+    html=st.none() | text,
+)
+def test_django_builds_the_same_message_with_the_building_policy(
+    subject: str, body: str, to: list[str], cc: list[str], html: str | None
+) -> None:
+    fixed = {"Date": "Mon, 1 Jan 2024 00:00:00 +0000", "Message-ID": "<fixed@example.org>"}
+    message = EmailMultiAlternatives(subject, body, "a@example.org", to, cc=cc, headers=fixed)
+    if html is not None:
+        message.attach_alternative(html, "text/html")
+    policy = building_policy(message, email.policy.SMTP)
+    assert policy is not email.policy.SMTP
+
+    def flat(policy: Any) -> bytes:
+        random.seed(7)
+        return bytes(message.message(policy=policy).as_bytes())
+
+    assert outcome(lambda: flat(policy)) == outcome(lambda: flat(email.policy.SMTP))
+    assert (
+        building_policy(Customised("s", "b", "a@example.org", ["b@example.org"]), email.policy.SMTP)
+        is email.policy.SMTP
+    )
