@@ -65,6 +65,8 @@ class _Kind:
     ADDRESS = 2  # ``str(value)`` is re-formatted: the tree's text is the source
 
 
+# what BytesGenerator calls on its policy to write a header
+_POLICY_FOLDS = ("fold_binary", "fold", "_fold")
 # the classes HeaderRegistry builds: (the stdlib's mixin, BaseHeader) exactly
 _HEADER_KINDS: dict[tuple[type, ...], int] = {
     (mixin, headerregistry.BaseHeader): kind
@@ -120,7 +122,7 @@ def fast_flatten(msg: Message, *, international: bool) -> bytes | None:
     raises ``TypeError``); ``>From`` mangling unless ``international``.
     """
     policy = msg.policy
-    if type(policy) is EmailPolicy:
+    if _folds_as_email_policy(type(policy)):
         # BytesGenerator(buffer) mangles (its policy is None); with a policy, the policy says
         rules = _Rules(policy, mangle=policy.mangle_from_ if international else True)
     elif type(policy) is Compat32 and not international:
@@ -135,7 +137,8 @@ def fast_as_bytes(msg: Message, policy: Any = None) -> bytes | None:
     ``Message.as_bytes``; ``policy`` defaults to the message's), or ``None`` when the
     stdlib must make them."""
     policy = msg.policy if policy is None else policy
-    if type(policy) not in (EmailPolicy, Compat32):
+    policy_class: type = type(policy)  # a class as such, for the cache (mypy: type[Any])
+    if policy_class is not Compat32 and not _folds_as_email_policy(policy_class):
         return None
     return _flatten(msg, _Rules(policy, mangle=False), drop_bcc=False)
 
@@ -151,6 +154,15 @@ def wire_bytes(msg: Message, policy: Any = None) -> bytes:
     with io.BytesIO() as buffer:
         BytesGenerator(buffer, mangle_from_=False, policy=policy).flatten(msg)
         return buffer.getvalue()
+
+
+@functools.lru_cache(maxsize=64)
+def _folds_as_email_policy(cls: type) -> bool:
+    """``EmailPolicy`` or a subclass that folds as it does (one may change how headers
+    are read back, as a framework's policy does: the generator only folds with it)."""
+    if not issubclass(cls, EmailPolicy):
+        return False
+    return all(getattr(cls, name) is getattr(EmailPolicy, name) for name in _POLICY_FOLDS)
 
 
 @functools.lru_cache(maxsize=64)

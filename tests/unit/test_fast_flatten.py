@@ -32,6 +32,19 @@ from smtp_backend.protocol.fast_envelope import fast_envelope
 from smtp_backend.protocol.fast_flatten import fast_as_bytes, fast_flatten
 from smtp_backend.protocol.message import flatten_message
 
+
+class ReadsTextBack(email.policy.EmailPolicy):
+    """A framework's policy (issue-18's Flask): reads a header stored as text back as text."""
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        return value if isinstance(value, str) else super().header_fetch_parse(name, value)
+
+
+class FoldsItsOwnWay(email.policy.EmailPolicy):
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        return super().fold_binary(name, value).replace(b": ", b":  ", 1)
+
+
 # the policies the core and the integrations flatten with
 POLICIES: dict[str, Any] = {
     "default": email.policy.default,
@@ -41,6 +54,7 @@ POLICIES: dict[str, Any] = {
     "no line limit": email.policy.SMTP.clone(max_line_length=0),
     "40-column lines": email.policy.default.clone(max_line_length=40),
     "mangle_from_": email.policy.SMTP.clone(mangle_from_=True),
+    "reads text back (Flask)": ReadsTextBack(linesep="\r\n"),
     "compat32": email.policy.compat32,
 }
 # the policies of common messages (not the 40-column one: it folds Content-Type)
@@ -416,6 +430,15 @@ def test_wire_bytes_with_a_policy_is_the_stdlibs(policy: str, recipe: Recipe) ->
     chosen = POLICIES[policy]
     theirs = outcome(lambda: Message.as_bytes(build(recipe), policy=chosen.clone(linesep="\r\n")))
     assert outcome(lambda: wire_bytes(build(recipe), chosen)) == theirs
+
+
+def test_a_policy_that_folds_its_own_way_is_the_stdlibs() -> None:
+    msg = EmailMessage(policy=FoldsItsOwnWay(linesep="\r\n"))
+    msg["From"], msg["To"] = "a@example.org", "b@example.org"
+    msg.set_content("body\n")
+    assert fast_flatten(msg, international=False) is None
+    assert flatten_message(msg, international=False) == smtplib_flatten(msg, False)
+    assert b"From:  a@example.org" in wire_bytes(msg)
 
 
 def test_as_bytes_keeps_bcc_and_from_lines() -> None:
