@@ -6,8 +6,8 @@ left out), or ``None`` for anything outside the cases it knows to be the same:
 then the caller uses the stdlib. It knows the cases where the stdlib's folder
 leaves a header alone: a one-line printable-ASCII header that fits within the
 policy's ``max_line_length``; text and ``multipart`` bodies whose boundary is set;
-``email.policy.EmailPolicy`` and ``compat32`` policies; message classes that leave
-what the generator calls as ``Message`` has it. Everything else (a header to fold or
+``EmailPolicy`` (or a subclass that folds as it does) and ``compat32``; message classes
+that leave what the generator calls as ``Message`` has it. Everything else (a header to fold or
 encode, a boundary to invent, a ``message/*`` part, a custom policy) is the stdlib's.
 ``fast_as_bytes`` and ``wire_bytes`` do the same for ``Message.as_bytes`` (what the
 frameworks serialise with: no ``>From`` mangling, ``Bcc`` kept).
