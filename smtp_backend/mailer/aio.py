@@ -61,6 +61,7 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
     ) -> None:
         super().__init__(open_connection, **rules)
         self._freed: asyncio.Condition | None = None  # made in the running loop
+        self._retiring: set[asyncio.Task[None]] = set()  # goodbyes under way (see _end)
 
     @property
     def open_connections(self) -> int:
@@ -101,7 +102,7 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
                 now=self._clock(),
             )
             freed.notify()
-        await self._end(connection, verdict)
+        await self._end(connection, verdict, background=not adopting)
 
     async def take(self, deadline: float | None = None) -> PooledConnection[AsyncSMTP]:
         """A ready connection taken out of the pool (it no longer counts against ``size``):
@@ -128,10 +129,18 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
         would keep it, as :meth:`release`), else closed (QUIT first when healthy)."""
         await self._give_back(connection, reusable, adopting=True)
 
-    @staticmethod
-    async def _end(connection: PooledConnection[AsyncSMTP], verdict: Return) -> None:
-        """Do what the rules said of a connection given back."""
-        if verdict is Return.QUIT:
+    async def _end(
+        self, connection: PooledConnection[AsyncSMTP], verdict: Return, *, background: bool
+    ) -> None:
+        """Do what the rules said of a connection given back. A send's retired connection
+        says goodbye in a task of its own: a server may take its time over the 221 (Exim:
+        ~200 ms) and the next connection need not wait for it (``close`` waits for every
+        goodbye under way); a lent one says it before its caller's block ends."""
+        if verdict is Return.QUIT and background:
+            task = asyncio.create_task(quit_quietly(connection.smtp))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+        elif verdict is Return.QUIT:
             await quit_quietly(connection.smtp)
         elif verdict is Return.DROP:
             connection.smtp.close()
@@ -184,7 +193,10 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
             freed.notify()
 
     async def close(self) -> None:
-        """QUIT every idle connection; lent ones are closed when given back. Reusable after."""
+        """QUIT every idle connection and wait for every goodbye under way; lent ones are
+        closed when given back. Reusable after."""
+        if self._retiring:
+            await asyncio.gather(*self._retiring)
         idle = self._rules.clear()
         for connection in idle:
             await quit_quietly(connection.smtp)

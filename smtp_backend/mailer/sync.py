@@ -90,6 +90,7 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
     def __init__(self, open_connection: Callable[[float | None], SMTP], **rules: Any) -> None:
         super().__init__(open_connection, **rules)
         self._lock = threading.Condition()
+        self._retiring: set[threading.Thread] = set()  # goodbyes under way (see _retire)
         _register(self)
 
     @property
@@ -129,12 +130,16 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
                 now=self._clock(),
             )
             self._lock.notify()
-        self._end(connection, verdict)
+        self._end(connection, verdict, background=not adopting)
 
-    @staticmethod
-    def _end(connection: PooledConnection[SMTP], verdict: Return) -> None:
-        """Do what the rules said of a connection given back."""
-        if verdict is Return.QUIT:
+    def _end(
+        self, connection: PooledConnection[SMTP], verdict: Return, *, background: bool
+    ) -> None:
+        """Do what the rules said of a connection given back. A send's retired connection
+        says goodbye in the background; a lent one before its caller's block ends."""
+        if verdict is Return.QUIT and background:
+            self._retire(connection.smtp)
+        elif verdict is Return.QUIT:
             quit_quietly(connection.smtp)
         elif verdict is Return.DROP:
             connection.smtp.close()
@@ -212,9 +217,29 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
         if connection is not None:
             connection.smtp.close()
 
-    def close(self) -> None:
-        """QUIT every idle connection; lent ones are closed when given back. Reusable after."""
+    def _retire(self, smtp: SMTP) -> None:
+        """QUIT a connection the pool is done with, off the caller's thread: a server may
+        take its time over the 221 (Exim: ~200 ms) and the caller's next connection need not
+        wait for it. ``close`` waits for every goodbye still under way."""
+        thread = threading.Thread(target=self._quit, args=(smtp,), name="smtp-quit", daemon=True)
         with self._lock:
+            self._retiring.add(thread)
+        thread.start()
+
+    def _quit(self, smtp: SMTP) -> None:
+        try:
+            quit_quietly(smtp)
+        finally:
+            with self._lock:
+                self._retiring.discard(threading.current_thread())
+                self._lock.notify_all()
+
+    def close(self) -> None:
+        """QUIT every idle connection and wait for every goodbye under way; lent ones are
+        closed when given back. Reusable after."""
+        with self._lock:
+            while self._retiring:
+                self._lock.wait()
             idle = self._rules.clear()
             self._lock.notify_all()
         for connection in idle:
@@ -227,6 +252,7 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
         QUIT or a TLS close_notify would end the parent's session.
         """
         self._lock = threading.Condition()  # the parent's may have been held at the fork
+        self._retiring = set()  # the parent's goodbyes: its threads are not in the child
         self._rules.open = 0
         self.drop_idle()
 
