@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from ..aio import AsyncSMTP
-from ..errors import SMTPConnectError, SMTPException
+from ..errors import SMTPException
 from ..results import SendResult
 from .base import MailerBase
-from .connect import CONNECTING, SETTING_UP, ConnectionSettings, locate
+from .connect import ConnectionSettings, Opening
 from .planning import (
     Acquire,
     Acquired,
@@ -224,26 +224,15 @@ class AsyncConnectionFactory:
             tls_context=s.ssl_context,
             lmtp=s.protocol == "lmtp",
         )
-        smtp.pipelining = s.pipelining
-        smtp.allow_insecure_auth = s.allow_insecure_auth
-        smtp.set_debuglevel(s.debuglevel)
-        deadline = s.deadline(deadline)
-        phase = CONNECTING
-        try:
-            code, message = await smtp.connect(deadline=deadline)
-            if code != 220:
-                raise SMTPConnectError(code, message)
-            phase = SETTING_UP
+        with Opening(smtp, s, deadline) as opening:
+            opening.greeted(*await smtp.connect(deadline=opening.deadline))
             await smtp.set_up(
-                s.security, s.login, context=s.ssl_context, deadline=deadline, where=s.address
+                s.security,
+                s.login,
+                context=s.ssl_context,
+                deadline=opening.deadline,
+                where=s.address,
             )
-        except OSError as error:
-            smtp.close()
-            locate(error, s.address, phase)
-            raise
-        except BaseException:
-            smtp.close()
-            raise
         if s.local_hostname is None:
             self.settings = dataclasses.replace(self.settings, local_hostname=smtp.local_hostname)
         logger.debug("opened a connection to %s", s.address)

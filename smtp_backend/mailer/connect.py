@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..client import LMTP, SMTP, SMTP_SSL
 from ..errors import SMTPConnectError, SMTPResponseException
 from ..protocol import validate_hostname
+from ..protocol.session import ClientSession
 from ..protocol.setup import OPPORTUNISTIC, PROTOCOLS, SECURITY_MODES, Login, default_port
 from ..timeouts import DEFAULT_TIMEOUTS, Timeouts
 
@@ -157,25 +158,47 @@ def open_connection(settings: ConnectionSettings, deadline: float | None = None)
         timeouts=s.phase_timeouts,
         context=s.ssl_context,
     )
-    smtp.allow_insecure_auth = s.allow_insecure_auth
-    smtp.pipelining = s.pipelining
-    smtp.set_debuglevel(s.debuglevel)
-    deadline = s.deadline(deadline)
-    phase = CONNECTING
-    try:
-        code, message = smtp.connect(s.host, s.port, deadline=deadline)
+    with Opening(smtp, s, deadline) as opening:
+        opening.greeted(*smtp.connect(s.host, s.port, deadline=opening.deadline))
+        smtp.set_up(
+            s.security, s.login, context=s.ssl_context, deadline=opening.deadline, where=s.address
+        )
+    return smtp
+
+
+class Opening:
+    """One connection a mailer (either face) is opening: the client given the settings'
+    options; ``greeted`` checks the greeting; leaving the block with an error closes the
+    client and, for an ``OSError``, says in its text which server and phase it was."""
+
+    def __init__(
+        self, smtp: ClientSession, settings: ConnectionSettings, deadline: float | None
+    ) -> None:
+        smtp.allow_insecure_auth = settings.allow_insecure_auth
+        smtp.pipelining = settings.pipelining
+        smtp.set_debuglevel(settings.debuglevel)
+        self.smtp = smtp
+        self.address = settings.address
+        self.deadline = settings.deadline(deadline)  # the whole opening's
+        self.phase = CONNECTING
+
+    def greeted(self, code: int, message: bytes) -> None:
+        """After ``connect``: a greeting other than 220 refuses the session."""
         if code != 220:
             raise SMTPConnectError(code, message)
-        phase = SETTING_UP
-        smtp.set_up(s.security, s.login, context=s.ssl_context, deadline=deadline, where=s.address)
-    except OSError as error:
-        smtp.close()
-        locate(error, s.address, phase)
-        raise
-    except BaseException:
-        smtp.close()
-        raise
-    return smtp
+        self.phase = SETTING_UP
+
+    def __enter__(self) -> Opening:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: object
+    ) -> None:
+        if error is None:
+            return
+        self.smtp.close()
+        if isinstance(error, OSError):
+            locate(error, self.address, self.phase)
 
 
 CONNECTING = "connecting and reading the greeting"
