@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
@@ -57,9 +58,13 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
     connections open at once (idle or lent); ``acquire`` waits for one."""
 
     def __init__(
-        self, open_connection: Callable[[float | None], Awaitable[AsyncSMTP]], **rules: Any
+        self,
+        open_connection: Callable[[float | None], Awaitable[AsyncSMTP]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        **rules: Any,
     ) -> None:
-        super().__init__(open_connection, **rules)
+        super().__init__(open_connection, clock=clock, **rules)
         self._freed: asyncio.Condition | None = None  # made in the running loop
         self._retiring: set[asyncio.Task[None]] = set()  # goodbyes under way (see _end)
 

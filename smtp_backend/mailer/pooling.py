@@ -9,7 +9,6 @@ says (NOOP, QUIT, close, wait) themselves: the two faces differ only in their I/
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -177,7 +176,8 @@ class PoolRules(Generic[T]):
 
 
 class PoolFace(Generic[T, Opener]):
-    """What both pools are made of: the rules, the opener, the clock; each face adds its
+    """What both pools are made of: the rules, the opener, the clock (the face's: this
+    module reads none); each face adds its
     lock and its I/O (``ConnectionPool`` for threads, ``AsyncConnectionPool`` for asyncio)."""
 
     def __init__(
@@ -187,8 +187,8 @@ class PoolFace(Generic[T, Opener]):
         size: int,
         max_messages: int,
         idle_timeout: float,
+        clock: Callable[[], float],
         check_after: float = CHECK_IDLE_AFTER,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._rules: PoolRules[T] = PoolRules(
             size=size, max_messages=max_messages, idle_timeout=idle_timeout, check_after=check_after

@@ -87,8 +87,14 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
     Safe across ``fork()``: a child never talks on its parent's connections.
     """
 
-    def __init__(self, open_connection: Callable[[float | None], SMTP], **rules: Any) -> None:
-        super().__init__(open_connection, **rules)
+    def __init__(
+        self,
+        open_connection: Callable[[float | None], SMTP],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        **rules: Any,
+    ) -> None:
+        super().__init__(open_connection, clock=clock, **rules)
         self._lock = threading.Condition()
         self._retiring: set[threading.Thread] = set()  # goodbyes under way (see _retire)
         _register(self)
