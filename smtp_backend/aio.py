@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .errors import SMTPConnectError, SMTPServerDisconnected
+from .errors import SMTPConnectError, SMTPException, SMTPServerDisconnected
 from .errors import SMTPTimeoutError as _SMTPTimeoutError
 from .protocol import exchanges as ex
 from .protocol import plans, setup, validate_hostname
@@ -38,6 +38,7 @@ from .protocol.steps import (
     CLOSE,
     READ_GREETING,
     Call,
+    EndOutput,
     Exchange,
     Plan,
     Read,
@@ -334,6 +335,9 @@ class AsyncSMTP(ClientSession):
         stream = self._stream
         if stream is None:
             raise SMTPServerDisconnected("please run connect() first")
+        if isinstance(step, EndOutput):
+            await stream.end_output(step.grace)
+            return None
         if isinstance(step, Write):
             self._redact = step.secret
             try:
@@ -403,6 +407,18 @@ class AsyncSMTP(ClientSession):
         """Send QUIT, forget the session and close the connection."""
         try:
             return await self._run(ex.quit(self))
+        finally:
+            self.close()
+
+    async def goodbye(self) -> None:
+        """QUIT politely if the connection still answers, then close it; never raises: how
+        a pool ends a connection it is done with. Unlike :meth:`quit`, it ends our side of
+        a plain stream when the 221 is slow to come (``protocol.exchanges.leave``)."""
+        try:
+            if self.is_connected:
+                await self._run(ex.leave(self))
+        except (SMTPException, OSError):
+            pass
         finally:
             self.close()
 

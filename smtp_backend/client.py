@@ -12,6 +12,7 @@ test suite runs against it), so it exposes smtplib's module-level names and uses
 
 from __future__ import annotations
 
+import contextlib
 import email.message
 import email.utils
 import logging
@@ -21,6 +22,7 @@ import ssl
 import sys
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
+from socket import MSG_PEEK, SHUT_WR  # bound here: tests may swap the module's socket
 from typing import Any, TypeVar
 
 from .errors import (
@@ -56,6 +58,7 @@ from .protocol.steps import (
     CLOSE,
     READ_GREETING,
     Call,
+    EndOutput,
     Exchange,
     Plan,
     Read,
@@ -199,7 +202,23 @@ class SMTP(ClientSession):
             return self._read_reply(step.phase)
         elif step is CLOSE:
             self.close()
+        elif isinstance(step, EndOutput):
+            self._end_output(step.grace)
         return None
+
+    def _end_output(self, grace: float) -> None:
+        """Our FIN unless a reply comes within ``grace``; none on TLS (no close_notify)."""
+        sock = self.sock
+        if sock is None or isinstance(sock, ssl.SSLSocket) or self._parser.pending:
+            return
+        try:
+            sock.settimeout(grace)
+            sock.recv(1, MSG_PEEK)  # the reply (or the server's end) came: no FIN needed
+        except TimeoutError:
+            with contextlib.suppress(OSError):
+                sock.shutdown(SHUT_WR)
+        except OSError:
+            pass  # the read of the reply will say what happened
 
     def _write(self, step: Write) -> None:
         self._arm(step.phase)
@@ -407,6 +426,18 @@ class SMTP(ClientSession):
         res = self._run(ex.quit(self))
         self.close()
         return res
+
+    def goodbye(self) -> None:
+        """QUIT politely if the connection still answers, then close it; never raises: how
+        a pool ends a connection it is done with. Unlike :meth:`quit`, it ends our side of
+        a plain stream when the 221 is slow to come (``protocol.exchanges.leave``)."""
+        try:
+            if self.sock is not None:
+                self._run(ex.leave(self))
+        except (SMTPException, OSError):
+            pass
+        finally:
+            self.close()
 
     # -- greeting and session commands ------------------------------------------
 

@@ -16,7 +16,7 @@ from .base import AfterSend, BeforeSend
 from .capture import CapturedMessage
 from .planning import MailItem
 from .ratelimit import TokenBucket
-from .sync import ConnectionPool, Mailer, quit_quietly
+from .sync import ConnectionPool, Mailer
 
 if TYPE_CHECKING:
     from .aio import AsyncMailer
@@ -30,7 +30,6 @@ __all__ = [
     "MailItem",
     "Mailer",
     "TokenBucket",
-    "quit_quietly",
 ]
 
 

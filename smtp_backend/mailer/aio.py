@@ -35,22 +35,11 @@ from .planning import (
 )
 from .pooling import PooledConnection, PoolFace, Return
 
-__all__ = ["AsyncConnectionFactory", "AsyncConnectionPool", "AsyncMailer", "quit_quietly"]
+__all__ = ["AsyncConnectionFactory", "AsyncConnectionPool", "AsyncMailer"]
 
 logger = logging.getLogger("smtp_backend.mailer")
 
 _OPEN_ERRORS = (SMTPException, OSError, ValueError)
-
-
-async def quit_quietly(smtp: AsyncSMTP) -> None:
-    """QUIT politely if the connection still answers; close it in any case."""
-    try:
-        if smtp.is_connected:
-            await smtp.quit()
-    except (SMTPException, OSError):
-        pass
-    finally:
-        smtp.close()
 
 
 class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable[AsyncSMTP]]]):
@@ -120,7 +109,7 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
                 if checkout.stale or checkout.connection is not None:
                     freed.notify_all()  # places freed for callers waiting in acquire()
             for expired in checkout.stale:
-                await quit_quietly(expired.smtp)
+                await expired.smtp.goodbye()
             connection = checkout.connection
             if connection is None:
                 smtp = await self._open_connection(deadline)
@@ -142,11 +131,9 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
         ~200 ms) and the next connection need not wait for it (``close`` waits for every
         goodbye under way); a lent one says it before its caller's block ends."""
         if verdict is Return.QUIT and background:
-            task = asyncio.create_task(quit_quietly(connection.smtp))
-            self._retiring.add(task)
-            task.add_done_callback(self._retiring.discard)
+            self._retire(connection.smtp)
         elif verdict is Return.QUIT:
-            await quit_quietly(connection.smtp)
+            await connection.smtp.goodbye()
         elif verdict is Return.DROP:
             connection.smtp.close()
 
@@ -167,7 +154,7 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
         finally:
             for connection in stale:
                 logger.debug("closing a connection idle for over %ss", self._rules.idle_timeout)
-                await quit_quietly(connection.smtp)
+                await connection.smtp.goodbye()
 
     async def _still_usable(self, connection: PooledConnection[AsyncSMTP]) -> bool:
         smtp = connection.smtp
@@ -197,14 +184,20 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
             self._rules.forget()
             freed.notify()
 
+    def _retire(self, smtp: AsyncSMTP) -> None:
+        """QUIT a connection the pool is done with in a task of its own (see ``_end``)."""
+        task = asyncio.create_task(smtp.goodbye())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
     async def close(self) -> None:
-        """QUIT every idle connection and wait for every goodbye under way; lent ones are
-        closed when given back. Reusable after."""
+        """QUIT every idle connection, all at once, and wait for every goodbye under way
+        (a server slow over its 221 costs that wait once, not once per connection); lent
+        ones are closed when given back. Reusable after."""
+        for connection in self._rules.clear():
+            self._retire(connection.smtp)
         if self._retiring:
             await asyncio.gather(*self._retiring)
-        idle = self._rules.clear()
-        for connection in idle:
-            await quit_quietly(connection.smtp)
         freed = self._condition()
         async with freed:
             freed.notify_all()

@@ -49,23 +49,11 @@ __all__ = [
     "ConnectionPool",
     "MailItem",
     "Mailer",
-    "quit_quietly",
 ]
 
 logger = logging.getLogger("smtp_backend.mailer")
 
 _OPEN_ERRORS = (SMTPException, OSError, ValueError)
-
-
-def quit_quietly(smtp: SMTP) -> None:
-    """QUIT politely if the connection still answers; close it in any case."""
-    try:
-        if smtp.sock is not None:
-            smtp.quit()
-    except (SMTPException, OSError):
-        pass
-    finally:
-        smtp.close()
 
 
 def _has_unread_data(smtp: SMTP) -> bool:
@@ -146,7 +134,7 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
         if verdict is Return.QUIT and background:
             self._retire(connection.smtp)
         elif verdict is Return.QUIT:
-            quit_quietly(connection.smtp)
+            connection.smtp.goodbye()
         elif verdict is Return.DROP:
             connection.smtp.close()
 
@@ -160,7 +148,7 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
                 if checkout.stale or checkout.connection is not None:
                     self._lock.notify_all()  # places freed for callers waiting in acquire()
             for expired in checkout.stale:
-                quit_quietly(expired.smtp)
+                expired.smtp.goodbye()
             connection = checkout.connection
             if connection is None:
                 smtp = self._open_connection(deadline)
@@ -191,7 +179,7 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
         finally:
             for connection in stale:
                 logger.debug("closing a connection idle for over %ss", self._rules.idle_timeout)
-                quit_quietly(connection.smtp)
+                connection.smtp.goodbye()
 
     def _still_usable(self, connection: PooledConnection[SMTP]) -> bool:
         smtp = connection.smtp
@@ -234,22 +222,24 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
 
     def _quit(self, smtp: SMTP) -> None:
         try:
-            quit_quietly(smtp)
+            smtp.goodbye()
         finally:
             with self._lock:
                 self._retiring.discard(threading.current_thread())
                 self._lock.notify_all()
 
     def close(self) -> None:
-        """QUIT every idle connection and wait for every goodbye under way; lent ones are
-        closed when given back. Reusable after."""
+        """QUIT every idle connection, all at once, and wait for every goodbye under way
+        (a server slow over its 221 costs that wait once, not once per connection); lent
+        ones are closed when given back. Reusable after."""
         with self._lock:
-            while self._retiring:
-                self._lock.wait()
             idle = self._rules.clear()
             self._lock.notify_all()
         for connection in idle:
-            quit_quietly(connection.smtp)
+            self._retire(connection.smtp)
+        with self._lock:
+            while self._retiring:
+                self._lock.wait()
 
     def forget_after_fork(self) -> None:
         """In a forked child: drop the parent's connections without a word to the server.

@@ -31,7 +31,17 @@ from .features import ServerFeatures, parse_ehlo_features
 from .items import prepare_item, sendmail_outcome
 from .message import sendmail_data
 from .session import MAX_CHALLENGES, AuthObject, ClientSession
-from .steps import CLOSE, READ, READ_FINAL, Exchange, Read, Write, command, read_reply
+from .steps import (
+    CLOSE,
+    READ,
+    READ_FINAL,
+    EndOutput,
+    Exchange,
+    Read,
+    Write,
+    command,
+    read_reply,
+)
 from .transaction import PreparedTransaction, prepare_transaction
 
 MAX_LINE_OCTETS = 998  # RFC 5322 §2.1.1 (and RFC 5321 §4.5.3.1.6): octets before each CRLF
@@ -83,6 +93,23 @@ def quit(session: ClientSession) -> Exchange[tuple[int, bytes]]:
     result = yield from simple(session, "quit")
     session.forget_session()
     return result
+
+
+# Exim holds its 221 up to 200 ms, waiting for the client to close first; a FIN sent with
+# the QUIT would cut short a server still handling it (aiosmtpd cancels a running QUIT
+# hook). So: a FIN only when no reply came within this grace.
+GOODBYE_GRACE = 0.01
+
+
+def leave(session: ClientSession) -> Exchange[tuple[int, bytes]]:
+    """QUIT on a connection the client is done with (a pool's goodbye): unless the reply
+    comes within ``GOODBYE_GRACE``, our side of a plain stream is ended, so a server waiting
+    for the client to close first answers at once. ``quit()`` stays smtplib's: no FIN."""
+    yield Write(command_line("quit"))
+    yield EndOutput(GOODBYE_GRACE)
+    reply = yield from read_reply()
+    session.forget_session()
+    return reply.as_tuple()
 
 
 def address_only(addrstring: str) -> str:

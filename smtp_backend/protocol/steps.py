@@ -6,7 +6,11 @@ An exchange is a generator that yields steps and receives replies:
   ``command_encoding``) and sends back ``None``;
 * ``READ`` (``READ_GREETING``, ``READ_FINAL``): the driver reads one complete reply and
   sends back the :class:`Reply`;
-* ``CLOSE``: the driver closes the connection (its state is unknown) and sends back ``None``.
+* ``CLOSE``: the driver closes the connection (its state is unknown) and sends back ``None``;
+* ``EndOutput(grace)``: the client will write nothing more (after QUIT): unless a reply
+  arrives within ``grace`` seconds, the driver ends its side of a plain TCP or Unix stream
+  (a FIN) and sends back ``None``; a TLS stream is left as it is (a bare FIN would skip
+  its close_notify).
 
 An I/O error is thrown into the generator at the step that failed. The value the
 generator returns is the exchange's result. Each step names its RFC 5321 §4.5.3.2
@@ -52,11 +56,18 @@ class _Close:
     __slots__ = ()
 
 
+@dataclass(frozen=True, slots=True)
+class EndOutput:
+    """Unless a reply arrives within ``grace`` seconds, end our side of a plain stream."""
+
+    grace: float
+
+
 READ = Read("command")
 READ_GREETING = Read("greeting")
 READ_FINAL = Read("data_final")  # the reply after the final dot (or BDAT LAST)
 CLOSE = _Close()
-Step = Write | Read | _Close
+Step = Write | Read | _Close | EndOutput
 Exchange = Generator[Step, "Reply | None", T]
 
 

@@ -117,6 +117,25 @@ class ReplyStream(asyncio.Protocol):
         self.parser = ReplyParser()
         return leftover
 
+    async def end_output(self, grace: float) -> None:
+        """Our FIN unless a reply (or the server's end) comes within ``grace`` seconds
+        (``protocol.steps.EndOutput``); none where the transport cannot send one (TLS)."""
+        if not self._can_end_output() or self.parser.pending or self._error is not None:
+            return
+        self._waiter = self._loop.create_future()
+        try:
+            await self._wait(self._waiter, self._loop.time() + grace)
+        except TimeoutError:
+            if self._can_end_output():
+                assert self.transport is not None
+                self.transport.write_eof()
+        finally:
+            self._waiter = None
+
+    def _can_end_output(self) -> bool:
+        transport = self.transport
+        return transport is not None and not transport.is_closing() and transport.can_write_eof()
+
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()

@@ -9,7 +9,7 @@ import ssl
 import pytest
 
 from smtp_backend import Envelope, MessageState, SMTPNotSupportedError
-from smtp_backend.mailer import Mailer, quit_quietly
+from smtp_backend.mailer import Mailer
 from smtp_backend.mailer.connect import ConnectionFactory
 from tests.conftest import SMTPServerFactory
 from tests.servers import AUTH_PASSWORD, AUTH_USER, OAUTH_TOKEN, RecordingSMTPServer
@@ -165,7 +165,7 @@ def test_allow_insecure_auth_is_set_on_every_connection(
         assert smtp.allow_insecure_auth is allowed
         assert smtp.user == AUTH_USER  # logged in over clear text: loopback is exempt
     finally:
-        quit_quietly(smtp)
+        smtp.goodbye()
 
 
 def test_debuglevel_prints_each_connections_conversation_without_secrets(

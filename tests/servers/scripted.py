@@ -13,6 +13,8 @@ closed at once and recorded in ``errors`` too.
     )
 
 ``Flood`` sends an endless reply; ``Trickle`` one that never ends, a byte at a time;
+``Linger`` answers QUIT as Exim does (only once the client ends its side, or after a
+while); ``AllTogether`` answers only once that many connections have reached it;
 ``Serve`` ends a script as a well-behaved server.
 """
 
@@ -100,11 +102,32 @@ class Trickle:
 
 
 @dataclass(frozen=True)
+class Linger:
+    """As Exim after QUIT: wait up to ``seconds`` for the client's end of stream (FIN);
+    record in ``ends_seen`` whether it came; then send ``reply`` (the client may be gone)."""
+
+    reply: bytes = b"221 bye\r\n"
+    seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class AllTogether:
+    """Wait (up to ``seconds``) until ``connections`` connections have reached a step of
+    this ``group``; record in ``together`` whether they did; then send ``reply``."""
+
+    connections: int
+    reply: bytes = b"221 bye\r\n"
+    seconds: float = 5.0
+    group: str = "all"
+
+
+@dataclass(frozen=True)
 class Serve:
     """From here on, a well-behaved server: 250 to MAIL/RCPT/RSET/NOOP, DATA read into
-    ``messages``, 221 and close on QUIT."""
+    ``messages``, 221 and close on QUIT (``quit=None``: the script's next step answers it)."""
 
     ehlo: bytes = b"250 fake.test\r\n"
+    quit: bytes | None = b"221 bye\r\n"
 
 
 Step = (
@@ -118,6 +141,8 @@ Step = (
     | Reset
     | Flood
     | Trickle
+    | Linger
+    | AllTogether
     | Serve
 )
 
@@ -174,6 +199,16 @@ class _Connection:
         del self.buffer[:size]
         return data
 
+    def await_end(self, seconds: float) -> bool:
+        """Read until the client ends its side (True) or ``seconds`` pass (False)."""
+        self.sock.settimeout(seconds)
+        try:
+            while self.sock.recv(65536):
+                pass
+        except TimeoutError:
+            return False
+        return True
+
     def drain_until_eof(self) -> None:
         try:
             while True:
@@ -203,6 +238,9 @@ class ScriptedServer:
         self.received: list[bytearray] = []  # per connection, every byte the client sent
         self.messages: list[bytes] = []  # what ReadData/ReadBytes steps read
         self.errors: list[str] = []
+        self.ends_seen: list[bool] = []  # per Linger step: did the client end its side?
+        self.together: list[bool] = []  # per AllTogether step: did all arrive in time?
+        self._barriers: dict[str, threading.Barrier] = {}
 
     @property
     def address(self) -> tuple[str, int]:
@@ -330,6 +368,20 @@ class ScriptedServer:
                         if self._stopping.wait(step.interval):
                             break
             return False
+        elif isinstance(step, Linger):
+            self.ends_seen.append(connection.await_end(step.seconds))
+            with contextlib.suppress(OSError):
+                connection.sock.sendall(step.reply)
+            return False
+        elif isinstance(step, AllTogether):
+            with self._lock:
+                barrier = self._barriers.setdefault(step.group, threading.Barrier(step.connections))
+            try:
+                barrier.wait(step.seconds)
+                self.together.append(True)
+            except threading.BrokenBarrierError:
+                self.together.append(False)
+            connection.sock.sendall(step.reply)
         elif isinstance(step, Serve):
             return self._serve_well(connection, step)
         return True
@@ -338,7 +390,9 @@ class ScriptedServer:
         while True:
             verb = connection.read_until(b"\n")[:4].upper()
             if verb == b"QUIT":
-                connection.sock.sendall(b"221 bye\r\n")
+                if step.quit is None:
+                    return True
+                connection.sock.sendall(step.quit)
                 return False
             if verb in (b"EHLO", b"HELO"):
                 connection.sock.sendall(step.ehlo)
