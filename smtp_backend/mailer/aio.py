@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from ..aio import AsyncSMTP
@@ -27,6 +27,7 @@ from .planning import (
     Acquire,
     Acquired,
     MailItem,
+    OpenAhead,
     PartActions,
     PartOutcome,
     Wait,
@@ -55,7 +56,7 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
     ) -> None:
         super().__init__(open_connection, clock=clock, **rules)
         self._freed: asyncio.Condition | None = None  # made in the running loop
-        self._retiring: set[asyncio.Task[None]] = set()  # goodbyes under way (see _end)
+        self._background: set[asyncio.Task[None]] = set()  # goodbyes, openings ahead
 
     @property
     def open_connections(self) -> int:
@@ -186,18 +187,43 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
 
     def _retire(self, smtp: AsyncSMTP) -> None:
         """QUIT a connection the pool is done with in a task of its own (see ``_end``)."""
-        task = asyncio.create_task(smtp.goodbye())
-        self._retiring.add(task)
-        task.add_done_callback(self._retiring.discard)
+        self._in_background(smtp.goodbye())
+
+    def open_ahead(self, deadline: float | None = None) -> None:
+        """Open a connection in a task of its own for a caller whose lent one retires after
+        its share; see ``ConnectionPool.open_ahead``."""
+        self._in_background(self._open_ahead(self._rules.reserve_successor(), deadline))
+
+    async def _open_ahead(self, generation: int, deadline: float | None) -> None:
+        freed = self._condition()
+        try:
+            smtp = await self._open_connection(deadline)
+        except Exception as exc:
+            logger.debug("opening a connection ahead failed: %s", exc)
+            async with freed:
+                self._rules.forget()
+                freed.notify()
+            return
+        async with freed:
+            kept = self._rules.opened_ahead(smtp, generation, self._clock())
+            freed.notify()
+        if not kept:
+            await smtp.goodbye()
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """``work`` in a task of its own; ``close`` waits for it."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def close(self) -> None:
-        """QUIT every idle connection, all at once, and wait for every goodbye under way
-        (a server slow over its 221 costs that wait once, not once per connection); lent
-        ones are closed when given back. Reusable after."""
+        """QUIT every idle connection, all at once, and wait for every goodbye and opening
+        under way (a server slow over its 221 costs that wait once, not once per
+        connection); lent ones are closed when given back. Reusable after."""
         for connection in self._rules.clear():
             self._retire(connection.smtp)
-        if self._retiring:
-            await asyncio.gather(*self._retiring)
+        while self._background:  # an opening ahead may still end in a goodbye
+            await asyncio.gather(*self._background)
         freed = self._condition()
         async with freed:
             freed.notify_all()
@@ -315,7 +341,11 @@ class AsyncMailer(MailerBase[AsyncConnectionFactory, AsyncConnectionPool]):
                     logger.warning("could not connect to %s: %s", self.settings.address, exc)
                     answer = exc
                 else:
-                    answer = Acquired(connection, self._room(self._pool.remaining(connection)))
+                    remaining = self._pool.remaining(connection)
+                    answer = Acquired(connection, self._room(remaining), remaining)
+            elif isinstance(action, OpenAhead):
+                self._pool.open_ahead(deadline)
+                answer = None
             else:
                 answer = await self._transmit(action.connection, action.items, deadline)
 

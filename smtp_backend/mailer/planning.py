@@ -1,12 +1,16 @@
 """The delivery plan: how a mailer delivers the items of one send, as decisions without I/O.
 
 The items are split into parts, one per connection, sent side by side. Each part is a
-generator of actions (:class:`Acquire` a pooled connection, :class:`Transmit` items over
-it, :class:`Wait` before a retry) that a mailer performs and answers: ``Mailer`` with
+generator of actions (:class:`Acquire` a pooled connection, :class:`OpenAhead` its
+successor, :class:`Transmit` items over it, :class:`Wait` before a retry) that a mailer
+performs and answers: ``Mailer`` with
 threads and ``time.sleep``, ``AsyncMailer`` with tasks and ``asyncio.sleep``. So which
 results are sent again, when, on which connection, and which connections are kept, is
 decided here once.
 
+- A connection that will reach ``max_messages_per_connection`` with its share while
+  items remain has its successor opened while it carries that share (``OpenAhead``),
+  so the next share does not wait for a connect, EHLO, STARTTLS and login.
 - A message never started because its connection was lost (``NOT_ATTEMPTED`` and
   ``SendResult.retryable``) is sent again at once on a new connection, at most
   ``RECONNECTS_PER_PART`` times.
@@ -35,6 +39,7 @@ __all__ = [
     "Acquire",
     "Acquired",
     "MailItem",
+    "OpenAhead",
     "PartOutcome",
     "RetryPolicy",
     "Transmit",
@@ -132,10 +137,18 @@ class Acquire:
 
 @dataclass(frozen=True)
 class Acquired(Generic[C]):
-    """A lent connection and how many messages it may carry now (at least 1)."""
+    """A lent connection, how many messages it may carry now (``room``, at least 1) and
+    before it retires (``remaining``)."""
 
     connection: C
     room: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class OpenAhead:
+    """Start opening a connection for this part's next :class:`Acquire` while the lent one
+    carries its last share; answer None (a failure shows at that ``Acquire``)."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +166,7 @@ class Wait:
     seconds: float
 
 
-Action = Acquire | Transmit[Any] | Wait
+Action = Acquire | OpenAhead | Transmit[Any] | Wait
 PartActions = Generator[Action, Any, "PartOutcome"]
 
 
@@ -205,6 +218,8 @@ def _transmit(pending: list[IndexedItem], outcome: PartOutcome) -> Generator[Act
             return
         room = max(1, acquired.room)
         share, queue = queue[:room], queue[room:]
+        if queue and len(share) >= acquired.remaining:  # it retires after this share
+            yield OpenAhead()
         sent: list[SendResult] = yield Transmit(acquired.connection, [item for _, item in share])
         lost = []
         for (index, item), result in zip(share, sent, strict=True):

@@ -52,7 +52,8 @@ class Checkout(Generic[T]):
 
 
 class PoolRules(Generic[T]):
-    """At most ``size`` connections open (idle or lent); each carries at most
+    """At most ``size`` connections open (idle or lent; see ``reserve_successor`` for
+    the one exception); each carries at most
     ``max_messages``; one idle over ``idle_timeout`` seconds is stale; one idle over
     ``check_after`` seconds is checked before it is lent again."""
 
@@ -136,6 +137,13 @@ class PoolRules(Generic[T]):
         self.open += 1
         return True
 
+    def reserve_successor(self) -> int:
+        """Count a connection opened ahead for a lent one that retires after its share: it
+        takes that one's place, so ``size`` may be passed by one until that one is given
+        back (and forgotten). Returns the generation to open it in."""
+        self.open += 1
+        return self.generation
+
     def forget(self) -> None:
         """One connection (lent, or reserved and never opened) is closed: free its place."""
         self.open -= 1
@@ -143,6 +151,15 @@ class PoolRules(Generic[T]):
     def opened(self, smtp: T, now: float, pid: int = 0) -> PooledConnection[T]:
         """The record of a connection just opened in a reserved place."""
         return PooledConnection(smtp, now, now, self.generation, pid)
+
+    def opened_ahead(self, smtp: T, generation: int, now: float, pid: int = 0) -> bool:
+        """A connection opened ahead (see ``reserve_successor``) kept idle for the next
+        caller; False when the pool was cleared meanwhile: QUIT it."""
+        connection = PooledConnection(smtp, now, now, generation, pid)
+        if self.give_back(connection, reusable=True, still_open=True, now=now):
+            return True
+        self.forget()
+        return False
 
     def give_back(
         self, connection: PooledConnection[T], *, reusable: bool, still_open: bool, now: float

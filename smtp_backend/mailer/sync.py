@@ -34,6 +34,7 @@ from .planning import (
     Acquire,
     Acquired,
     MailItem,
+    OpenAhead,
     PartActions,
     PartOutcome,
     Wait,
@@ -68,7 +69,8 @@ def _has_unread_data(smtp: SMTP) -> bool:
 
 
 class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
-    """At most ``size`` connections open at once (idle or lent); ``acquire`` waits for one.
+    """At most ``size`` connections open at once (idle or lent; one more for a moment
+    while a retiring one's successor is opened ahead); ``acquire`` waits for one.
 
     A connection is lent to one thread at a time; the rules (reuse, staleness, the NOOP
     check, what is kept) are :mod:`.pooling`'s; this class does their I/O.
@@ -84,7 +86,7 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
     ) -> None:
         super().__init__(open_connection, clock=clock, **rules)
         self._lock = threading.Condition()
-        self._retiring: set[threading.Thread] = set()  # goodbyes under way (see _retire)
+        self._background: set[threading.Thread] = set()  # goodbyes, openings ahead
         _register(self)
 
     @property
@@ -213,32 +215,60 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
 
     def _retire(self, smtp: SMTP) -> None:
         """QUIT a connection the pool is done with, off the caller's thread: a server may
-        take its time over the 221 (Exim: ~200 ms) and the caller's next connection need not
-        wait for it. ``close`` waits for every goodbye still under way."""
-        thread = threading.Thread(target=self._quit, args=(smtp,), name="smtp-quit", daemon=True)
+        take its time over the 221 and the caller's next connection need not wait for it.
+        ``close`` waits for every goodbye still under way."""
+        self._in_background(smtp.goodbye, "smtp-quit")
+
+    def open_ahead(self, deadline: float | None = None) -> None:
+        """Open a connection in the background for a caller whose lent one retires after
+        its share (``planning.OpenAhead``); it waits idle for the next ``acquire``. A
+        failure is left for that ``acquire`` to meet (it opens one itself)."""
         with self._lock:
-            self._retiring.add(thread)
+            generation = self._rules.reserve_successor()
+        self._in_background(lambda: self._open_ahead(generation, deadline), "smtp-open-ahead")
+
+    def _open_ahead(self, generation: int, deadline: float | None) -> None:
+        try:
+            smtp = self._open_connection(deadline)
+        except Exception as exc:
+            logger.debug("opening a connection ahead failed: %s", exc)
+            with self._lock:
+                self._rules.forget()
+                self._lock.notify()
+            return
+        with self._lock:
+            kept = self._rules.opened_ahead(smtp, generation, self._clock(), os.getpid())
+            self._lock.notify()
+        if not kept:
+            smtp.goodbye()
+
+    def _in_background(self, work: Callable[[], None], name: str) -> None:
+        """``work`` in a thread of its own; ``close`` waits for it."""
+
+        def run() -> None:
+            try:
+                work()
+            finally:
+                with self._lock:
+                    self._background.discard(thread)
+                    self._lock.notify_all()
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        with self._lock:
+            self._background.add(thread)
         thread.start()
 
-    def _quit(self, smtp: SMTP) -> None:
-        try:
-            smtp.goodbye()
-        finally:
-            with self._lock:
-                self._retiring.discard(threading.current_thread())
-                self._lock.notify_all()
-
     def close(self) -> None:
-        """QUIT every idle connection, all at once, and wait for every goodbye under way
-        (a server slow over its 221 costs that wait once, not once per connection); lent
-        ones are closed when given back. Reusable after."""
+        """QUIT every idle connection, all at once, and wait for every goodbye and opening
+        under way (a server slow over its 221 costs that wait once, not once per
+        connection); lent ones are closed when given back. Reusable after."""
         with self._lock:
             idle = self._rules.clear()
             self._lock.notify_all()
         for connection in idle:
             self._retire(connection.smtp)
         with self._lock:
-            while self._retiring:
+            while self._background:
                 self._lock.wait()
 
     def forget_after_fork(self) -> None:
@@ -248,7 +278,7 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
         QUIT or a TLS close_notify would end the parent's session.
         """
         self._lock = threading.Condition()  # the parent's may have been held at the fork
-        self._retiring = set()  # the parent's goodbyes: its threads are not in the child
+        self._background = set()  # the parent's threads are not in the child
         self._rules.open = 0
         self.drop_idle()
 
@@ -424,7 +454,11 @@ class Mailer(MailerBase[ConnectionFactory, ConnectionPool]):
                     logger.warning("could not connect to %s: %s", self.settings.address, exc)
                     answer = exc
                 else:
-                    answer = Acquired(connection, self._room(self._pool.remaining(connection)))
+                    remaining = self._pool.remaining(connection)
+                    answer = Acquired(connection, self._room(remaining), remaining)
+            elif isinstance(action, OpenAhead):
+                self._pool.open_ahead(deadline)
+                answer = None
             else:
                 answer = self._transmit(action.connection, action.items, deadline)
 

@@ -19,6 +19,7 @@ from smtp_backend.mailer.planning import (
     RECONNECTS_PER_PART,
     Acquire,
     Acquired,
+    OpenAhead,
     PartActions,
     PartOutcome,
     RetryPolicy,
@@ -51,9 +52,13 @@ PERMFAIL = result(REFUSED, reply=Reply(550, b"5.1.1 no such user"))
 class Driver:
     """Answers each step from a script of transmit outcomes; records what was asked."""
 
-    def __init__(self, *transmits: list[SendResult], room: int = 100) -> None:
+    def __init__(
+        self, *transmits: list[SendResult], room: int = 100, remaining: int | None = None
+    ) -> None:
         self.transmits = list(transmits)
         self.room = room
+        self.remaining = room if remaining is None else remaining
+        self.actions: list[str] = []  # "acquire", "ahead", "transmit", "wait" in order
         self.sent: list[list[bytes]] = []
         self.waits: list[float] = []
         self.acquires = 0
@@ -68,9 +73,12 @@ class Driver:
             step = advance(steps, answer)
             if isinstance(step, PartOutcome):
                 return step
+            self.actions.append(type(step).__name__)
             if isinstance(step, Acquire):
                 self.acquires += 1
-                answer = Acquired(f"connection {self.acquires}", self.room)
+                answer = Acquired(f"connection {self.acquires}", self.room, self.remaining)
+            elif isinstance(step, OpenAhead):
+                answer = None
             elif isinstance(step, Transmit):
                 self.sent.append([envelope.data for envelope in step.items])  # type: ignore[union-attr]
                 answer = self.transmits.pop(0)
@@ -185,3 +193,25 @@ def test_a_connection_is_kept_only_when_open_and_every_fate_known() -> None:
 def test_retry_delays_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="must not be negative"):
         RetryPolicy(delay=-1)
+
+
+def test_a_connection_that_retires_mid_send_has_its_successor_opened_meanwhile() -> None:
+    sent = [[result(SENT)] * 2, [result(SENT)] * 2, [result(SENT)]]
+    driver = Driver(*sent, room=2)
+    assert states(driver.run(part("abcde"))) == [SENT] * 5
+    assert driver.actions == [
+        *("Acquire", "OpenAhead", "Transmit"),
+        *("Acquire", "OpenAhead", "Transmit"),
+        *("Acquire", "Transmit"),  # nothing left after this share: no successor
+    ]
+
+
+def test_no_successor_for_a_connection_that_carries_on_after_its_share() -> None:
+    # Rate-limited: one message at a time, but the connection has room for many more.
+    driver = Driver([result(SENT)], [result(SENT)], room=1, remaining=50)
+    assert states(driver.run(part("ab"))) == [SENT, SENT]
+    assert "OpenAhead" not in driver.actions
+    # The last share fills the connection, but nothing is left to send after it.
+    driver = Driver([result(SENT)] * 2, room=5, remaining=2)
+    driver.run(part("ab"))
+    assert "OpenAhead" not in driver.actions
