@@ -81,12 +81,39 @@ def _client_targets(run: Run) -> list[Verdict]:
     return verdicts
 
 
+def _capped_server_targets(run: Run) -> list[Verdict]:
+    """Issue 16, on a server that caps one connection (Exim): the integrations at least
+    match their peers on loopback (reconnects hidden); at 20 ms RTT, 300+ messages over
+    one connection with CHUNKING reach 15x smtplib."""
+    verdicts: list[Verdict] = []
+    proxied = next((c.link for c in run.cells if c.link != LOOPBACK), "")
+    for server in sorted(run.loopback_capped):
+        for mine, theirs in PEERS.items():
+            ratio = run.ratio(mine, theirs, server, LOOPBACK)
+            if ratio is not None:
+                target = f"{mine} >= 1x {theirs}, loopback (server-capped)"
+                verdicts.append(Verdict(target, server, f"{ratio:.2f}x", ratio >= 1.0))
+        if run.n_proxied < 300:
+            continue  # the target is for 300+ messages on the connection
+        for mine in (MAILER, SEND_MANY):
+            ratio = run.ratio(mine, BASELINE, server, proxied)
+            if ratio is not None:
+                target = f"{mine} >= 15x {BASELINE}, 10 ms proxy, {run.n_proxied} messages"
+                verdicts.append(Verdict(target, server, f"{ratio:.2f}x", ratio >= 15.0))
+    return verdicts
+
+
+# Mailer pool_size=16 over pool_size=1: an earlier issue's 12x where the server is not
+# the limit; issue 16's 4x on the in-repo Python sink, which shares the 2 cores.
+POOL_THRESHOLDS = {"sink-chunking": 4.0}
+
+
 def _pool_targets(run: Run) -> list[Verdict]:
     verdicts: list[Verdict] = []
     big, one = pool_contender(16), pool_contender(1)
     for server in dict.fromkeys(c.server for c in run.pool_cells):
         link = next(c.link for c in run.pool_cells if c.server == server)
-        for theirs, threshold in ((one, 12.0), (BASELINE, 40.0)):
+        for theirs, threshold in ((one, POOL_THRESHOLDS.get(server, 12.0)), (BASELINE, 40.0)):
             ratio = run.ratio(big, theirs, server, link)
             if ratio is not None:
                 target = f"{big} >= {threshold:g}x {theirs}, 10 ms proxy"
@@ -105,6 +132,7 @@ def _memory_target(run: Run) -> list[Verdict]:
 JUDGES: tuple[Callable[[Run], list[Verdict]], ...] = (
     _client_targets,
     _framework_targets,
+    _capped_server_targets,
     _pool_targets,
     _memory_target,
 )
