@@ -174,7 +174,7 @@ class AsyncSMTP(ClientSession):
     ) -> None:
         try:
             if self.is_connected and exc_type is None:
-                await self._follow(plans.goodbye(Call("quit")))
+                await self._follow(plans.goodbye(Call("_leave")))
         finally:
             self.close()
 
@@ -416,11 +416,15 @@ class AsyncSMTP(ClientSession):
         a plain stream when the 221 is slow to come (``protocol.exchanges.leave``)."""
         try:
             if self.is_connected:
-                await self._run(ex.leave(self))
+                await self._leave()
         except (SMTPException, OSError):
             pass
         finally:
             self.close()
+
+    async def _leave(self) -> tuple[int, bytes]:
+        """QUIT, ending our side if the 221 is slow (``goodbye`` and ``async with``)."""
+        return await self._run(ex.leave(self))
 
     # -- TLS ---------------------------------------------------------------------
 

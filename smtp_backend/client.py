@@ -165,7 +165,7 @@ class SMTP(ClientSession):
 
     def __exit__(self, *args: object) -> None:
         try:
-            self._follow(plans.goodbye(Call("docmd", ("QUIT",))))
+            self._follow(plans.goodbye(Call("_leave")))
         finally:
             self.close()
 
@@ -433,11 +433,15 @@ class SMTP(ClientSession):
         a plain stream when the 221 is slow to come (``protocol.exchanges.leave``)."""
         try:
             if self.sock is not None:
-                self._run(ex.leave(self))
+                self._leave()
         except (SMTPException, OSError):
             pass
         finally:
             self.close()
+
+    def _leave(self) -> tuple[int, bytes]:
+        """QUIT, ending our side if the 221 is slow (``goodbye`` and the ``with`` block)."""
+        return self._run(ex.leave(self))
 
     # -- greeting and session commands ------------------------------------------
 

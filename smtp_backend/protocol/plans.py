@@ -98,7 +98,8 @@ def send_message(
 
 
 def goodbye(quit: Call) -> Plan[None]:
-    """QUIT at the end of a ``with`` block: a refusal raises; a server already gone does not."""
+    """QUIT at the end of a ``with`` block (``exchanges.leave``: our side ends if the 221 is
+    slow): a refusal raises, as smtplib's; a server already gone does not."""
     try:
         code, message = yield quit
     except SMTPServerDisconnected:

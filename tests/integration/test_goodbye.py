@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from smtp_backend import SMTP, AsyncMailer, AsyncSMTP, Envelope, Mailer
+from smtp_backend import SMTP, AsyncMailer, AsyncSMTP, Envelope, Mailer, SMTPResponseException
 from tests.servers import (
     Expect,
     ScriptedServer,
@@ -63,6 +63,50 @@ def test_async_goodbye_ends_our_side_so_a_lingering_server_answers_at_once(
     assert asyncio.run(run()) is False
     scripted_server.join()
     assert scripted_server.ends_seen == [True]
+
+
+def test_a_with_block_ends_our_side_when_the_221_is_slow(
+    scripted_server: ScriptedServer,
+) -> None:
+    _lingering(scripted_server)
+    with SMTP(*scripted_server.address) as smtp:
+        smtp.ehlo()
+    assert smtp.sock is None
+    scripted_server.join()
+    assert scripted_server.ends_seen == [True]
+
+
+def test_an_async_with_block_ends_our_side_when_the_221_is_slow(
+    scripted_server: ScriptedServer,
+) -> None:
+    _lingering(scripted_server)
+
+    async def run() -> None:
+        async with AsyncSMTP(*scripted_server.address, start_tls=False) as smtp:
+            await smtp.ehlo()
+
+    asyncio.run(run())
+    scripted_server.join()
+    assert scripted_server.ends_seen == [True]
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_a_with_block_still_raises_a_refused_quit(
+    scripted_server: ScriptedServer, driver: str
+) -> None:
+    scripted_server.play(GREETING, EHLO, Expect(rb"(?i)quit", b"421 not now\r\n"))
+    with pytest.raises(SMTPResponseException) as raised:
+        if driver == "sync":
+            with SMTP(*scripted_server.address) as smtp:
+                smtp.ehlo()
+        else:
+
+            async def run() -> None:
+                async with AsyncSMTP(*scripted_server.address, start_tls=False) as client:
+                    await client.ehlo()
+
+            asyncio.run(run())
+    assert raised.value.smtp_code == 421
 
 
 def test_quit_stays_smtplibs_and_ends_nothing_before_the_reply(
