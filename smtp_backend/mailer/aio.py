@@ -192,7 +192,9 @@ class AsyncConnectionPool(PoolFace[AsyncSMTP, Callable[[float | None], Awaitable
     def open_ahead(self, deadline: float | None = None) -> None:
         """Open a connection in a task of its own for a caller whose lent one retires after
         its share; see ``ConnectionPool.open_ahead``."""
-        self._in_background(self._open_ahead(self._rules.reserve_successor(), deadline))
+        generation = self._rules.reserve_successor()
+        if generation is not None:  # else one is opened ahead already: this part waits
+            self._in_background(self._open_ahead(generation, deadline))
 
     async def _open_ahead(self, generation: int, deadline: float | None) -> None:
         freed = self._condition()

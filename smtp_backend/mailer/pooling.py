@@ -52,8 +52,8 @@ class Checkout(Generic[T]):
 
 
 class PoolRules(Generic[T]):
-    """At most ``size`` connections open (idle or lent; see ``reserve_successor`` for
-    the one exception); each carries at most
+    """At most ``size`` connections open (idle or lent; one more for a moment, see
+    ``reserve_successor``); each carries at most
     ``max_messages``; one idle over ``idle_timeout`` seconds is stale; one idle over
     ``check_after`` seconds is checked before it is lent again."""
 
@@ -137,10 +137,13 @@ class PoolRules(Generic[T]):
         self.open += 1
         return True
 
-    def reserve_successor(self) -> int:
+    def reserve_successor(self) -> int | None:
         """Count a connection opened ahead for a lent one that retires after its share: it
-        takes that one's place, so ``size`` may be passed by one until that one is given
-        back (and forgotten). Returns the generation to open it in."""
+        takes that one's place, so ``size`` may be passed by one (never more: None when it
+        already is) until that one is given back and forgotten. Returns the generation to
+        open it in."""
+        if self.open > self.size:
+            return None
         self.open += 1
         return self.generation
 

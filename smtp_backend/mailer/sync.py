@@ -225,7 +225,8 @@ class ConnectionPool(PoolFace[SMTP, Callable[[float | None], SMTP]]):
         failure is left for that ``acquire`` to meet (it opens one itself)."""
         with self._lock:
             generation = self._rules.reserve_successor()
-        self._in_background(lambda: self._open_ahead(generation, deadline), "smtp-open-ahead")
+        if generation is not None:  # else one is opened ahead already: this part waits
+            self._in_background(lambda: self._open_ahead(generation, deadline), "smtp-open-ahead")
 
     def _open_ahead(self, generation: int, deadline: float | None) -> None:
         try:

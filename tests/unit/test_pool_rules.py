@@ -42,3 +42,12 @@ def test_a_successor_that_could_not_be_opened_frees_its_place() -> None:
     pool.forget()  # what the face does when opening failed
     assert pool.open == 0
     assert pool.checkout(0.0).open_new
+
+
+def test_at_most_one_successor_passes_size() -> None:
+    pool = rules(size=2)
+    for _ in range(2):
+        assert pool.checkout(0.0).open_new
+    assert pool.reserve_successor() is not None
+    assert pool.reserve_successor() is None  # the other retiring one reconnects after
+    assert pool.open == 3
