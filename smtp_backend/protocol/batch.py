@@ -376,10 +376,18 @@ class BatchEngine:
         final = attempt.finals[-1]
         if self._lmtp:
             # LMTP: one reply per accepted recipient after the data (RFC 2033 §4.2).
-            for recipient, reply in zip(accepted, attempt.finals, strict=False):
+            answered = list(zip(accepted, attempt.finals, strict=False))
+            unanswered = accepted[len(answered) :]
+            for recipient, reply in answered:
                 if reply.code != 250:
                     refused[recipient] = reply
-            accepted = [r for r in accepted if r not in refused]
+            accepted = [r for r, reply in answered if reply.code == 250]
+            if unanswered:  # the server closed first (a 421): delivered to them or not?
+                gone = SMTPServerDisconnected(
+                    f"the server closed before its reply for {len(unanswered)} recipient(s)"
+                    " after the data: it may have delivered to them"
+                )
+                return _result(attempt, MessageState.UNKNOWN, tuple(accepted), refused, final, gone)
             verdicts = [r for r in attempt.finals if (r.code == 250) == bool(accepted)]
             final = verdicts[-1] if verdicts else final
         if final.code != 250 or not accepted:

@@ -14,9 +14,19 @@ import pytest
 from django.core.mail import BadHeaderError, EmailMessage, send_mail
 
 from django_smtp_backend import EmailBackend, close_shared_mailers
-from smtp_backend.errors import SMTPDataError, SMTPTimeoutError
+from smtp_backend import MessageState
+from smtp_backend.errors import SMTPDataError, SMTPServerDisconnected, SMTPTimeoutError
 from tests.servers import RecordingSMTPServer
-from tests.servers.scripted import Expect, ScriptedServer, Send, Serve, Trickle, ehlo_reply
+from tests.servers.scripted import (
+    LMTP_RECIPIENTS,
+    Expect,
+    ScriptedServer,
+    Send,
+    Serve,
+    Trickle,
+    ehlo_reply,
+    lmtp_closing_midway,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -174,3 +184,22 @@ def test_a_long_non_ascii_subject_django_folds_is_sent(smtp_server: RecordingSMT
     assert backend.send_messages([hello(subject=subject)]) == 1
     received = email.message_from_bytes(smtp_server.messages[0].content, policy=email.policy.SMTP)
     assert received["Subject"].strip() == subject.strip()
+
+
+# -- LMTP: the server closes before every recipient was answered ----------------------------
+
+
+def test_lmtp_recipients_left_unanswered_are_never_counted_sent(server: ScriptedServer) -> None:
+    for _ in range(2):
+        server.play(*lmtp_closing_midway())
+    url = f"lmtp://{server.host}:{server.port}"
+    with pytest.raises(SMTPServerDisconnected) as raised:
+        EmailBackend(url=url, timeout=5).send_messages([hello(to=list(LMTP_RECIPIENTS))])
+    [result] = raised.value.results  # type: ignore[attr-defined]
+    assert result.state is MessageState.UNKNOWN  # c may have it: not sent again
+    assert result.accepted == ("a@example.test",)
+    quiet = EmailBackend(url=url, timeout=5, fail_silently=True)
+    assert quiet.send_messages([hello(to=list(LMTP_RECIPIENTS))]) == 0
+    close_shared_mailers()
+    server.join()
+    assert server.connections == 2

@@ -12,10 +12,19 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from flask_smtp_backend import Attachment, BadHeaderError, Mail, Message
-from smtp_backend.errors import SMTPDataError, SMTPTimeoutError
+from smtp_backend.errors import SMTPDataError, SMTPServerDisconnected, SMTPTimeoutError
 from tests.flask.conftest import MailFactory
 from tests.servers import RecordingSMTPServer
-from tests.servers.scripted import Expect, ScriptedServer, Send, Serve, Trickle, ehlo_reply
+from tests.servers.scripted import (
+    LMTP_RECIPIENTS,
+    Expect,
+    ScriptedServer,
+    Send,
+    Serve,
+    Trickle,
+    ehlo_reply,
+    lmtp_closing_midway,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -174,3 +183,16 @@ def test_mail_timeout_bounds_a_trickled_reply(
     mail = scripted_mail(MAIL_TIMEOUT=0.5)
     with mail.app.app_context(), pytest.raises(SMTPTimeoutError, match="command reply"):
         mail.send(plain())
+
+
+def test_lmtp_recipients_left_unanswered_raise_and_are_not_resent(
+    make_mail: MailFactory, scripted_server: ScriptedServer
+) -> None:
+    scripted_server.play(*lmtp_closing_midway())
+    host, port = scripted_server.address
+    mail = make_mail(None, MAIL_URL=f"lmtp://{host}:{port}", MAIL_SUPPRESS_SEND=False)
+    with mail.app.app_context(), pytest.raises(SMTPServerDisconnected):
+        mail.send(plain(recipients=list(LMTP_RECIPIENTS)))
+    mail.close()
+    scripted_server.join()
+    assert scripted_server.connections == 1

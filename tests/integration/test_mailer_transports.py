@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,18 @@ import pytest
 from aiosmtpd.controller import UnixSocketController
 from aiosmtpd.lmtp import LMTP
 
-from smtp_backend import AsyncMailer, Envelope, MessageState, SendResult
+from smtp_backend import LMTP as LMTPClient
+from smtp_backend import (
+    AsyncMailer,
+    AsyncSMTP,
+    Envelope,
+    MessageState,
+    SendResult,
+    SMTPServerDisconnected,
+)
 from smtp_backend.mailer import Mailer
-from tests.servers import RecordingSMTPServer
+from tests.servers import RecordingSMTPServer, ScriptedServer
+from tests.servers.scripted import LMTP_RECIPIENTS, lmtp_closing_midway
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -108,3 +118,40 @@ def test_lmtp_reports_each_recipients_reply_after_the_data(short_tmp: Path, kind
     assert result.state is MessageState.SENT
     assert result.accepted == ("a@example.test",)
     assert result.refused["full@example.test"].code == 552
+
+
+def _sent_over(entry: str, server: ScriptedServer, item: Envelope) -> SendResult:
+    host, port = server.address
+    if entry == "LMTP":
+        with contextlib.suppress(SMTPServerDisconnected), LMTPClient(host, port) as client:
+            return client.send_many([item])[0]
+    if entry == "Mailer":
+        with Mailer(host, port, security="none", protocol="lmtp", retries=2) as mailer:
+            return mailer.send([item])[0]
+
+    async def run() -> SendResult:
+        if entry == "AsyncSMTP":
+            client = AsyncSMTP(host, port, lmtp=True, start_tls=False)
+            await client.connect()
+            try:
+                return (await client.send_many([item]))[0]
+            finally:
+                client.close()
+        async with AsyncMailer(host, port, security="none", protocol="lmtp", retries=2) as m:
+            return (await m.send([item]))[0]
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("entry", ["LMTP", "AsyncSMTP", "Mailer", "AsyncMailer"])
+def test_lmtp_recipients_left_unanswered_by_a_closing_server_are_unknown(
+    scripted_server: ScriptedServer, entry: str
+) -> None:
+    scripted_server.play(*lmtp_closing_midway())
+    result = _sent_over(entry, scripted_server, envelope("midway", *LMTP_RECIPIENTS))
+    assert result.state is MessageState.UNKNOWN  # c may or may not have it: never resent
+    assert result.accepted == ("a@example.test",)
+    assert result.refused["b@example.test"].code == 421
+    assert "c@example.test" not in result.accepted
+    scripted_server.join()
+    assert scripted_server.connections == 1

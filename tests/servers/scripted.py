@@ -404,3 +404,24 @@ class ScriptedServer:
                 connection.sock.sendall(b"250 ok\r\n")
             else:
                 connection.sock.sendall(b"502 5.5.1 not in this script\r\n")
+
+
+LMTP_RECIPIENTS = ("a@example.test", "b@example.test", "c@example.test")
+
+
+def lmtp_closing_midway() -> tuple[Step, ...]:
+    """An LMTP server that takes a message for ``LMTP_RECIPIENTS``, then answers 250 for a,
+    421 for b, and closes before c's reply (RFC 2033 4.2: one reply per recipient)."""
+    rcpts = [
+        Expect(rb"(?i)rcpt to:<%s>.*" % re.escape(r.encode()), b"250 ok\r\n")
+        for r in LMTP_RECIPIENTS
+    ]
+    return (
+        Send(b"220 fake.test LMTP\r\n"),
+        Expect(rb"(?i)lhlo \S+", ehlo_reply("PIPELINING")),
+        Expect(rb"(?i)mail from:.*", b"250 ok\r\n"),
+        *rcpts,
+        Expect(rb"(?i)data", b"354 go ahead\r\n"),
+        ReadData(b"250 2.0.0 a delivered\r\n421 4.3.0 shutting down\r\n"),
+        Close(),
+    )

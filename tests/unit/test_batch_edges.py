@@ -178,12 +178,37 @@ def test_421_to_the_first_of_two_recipients_refuses_the_message_and_ends_the_bat
     assert str(r.results[1].error) == CLOSING
 
 
-def test_lmtp_421_after_the_data_refuses_the_message_with_it() -> None:
-    message = txn(0, "a@example.test", "b@example.test")
-    r = run([message, txn(1)], [250, 250, 250, 354, 421], lmtp=True)
+def test_lmtp_421_for_the_only_recipient_refuses_the_message_with_it() -> None:
+    r = run([txn(0, "a@example.test"), txn(1)], [250, 250, 354, 421], lmtp=True)
     assert states(r) == [MessageState.REFUSED, MessageState.NOT_ATTEMPTED]
     assert r.results[0].reply is not None and r.results[0].reply.code == 421
     assert isinstance(r.results[0].error, SMTPDataError)
+
+
+def test_lmtp_421_before_every_recipient_was_answered_leaves_the_rest_unknown() -> None:
+    # RFC 2033 4.2: one reply per recipient; the server closed before b's and c's came,
+    # so whether it delivered to them is unknown: never reported sent, never resent.
+    message = txn(0, "a@example.test", "b@example.test", "c@example.test")
+    r = run([message, txn(1)], [250, 250, 250, 250, 354, 250, 421], lmtp=True)
+    assert states(r) == [MessageState.UNKNOWN, MessageState.NOT_ATTEMPTED]
+    result = r.results[0]
+    assert result.accepted == ("a@example.test",)
+    assert set(result.refused) == {"b@example.test"}
+    assert result.refused["b@example.test"].code == 421
+    assert isinstance(result.error, SMTPServerDisconnected)
+    assert "c@example.test" not in result.accepted
+    first = run([txn(0, "a@example.test", "b@example.test")], [250, 250, 250, 354, 421], lmtp=True)
+    assert states(first) == [MessageState.UNKNOWN]
+    assert first.results[0].accepted == ()
+    assert set(first.results[0].refused) == {"a@example.test"}
+
+
+def test_lmtp_421_as_the_last_recipients_reply_keeps_the_others_delivered() -> None:
+    message = txn(0, "a@example.test", "b@example.test")
+    r = run([message, txn(1)], [250, 250, 250, 354, 250, 421], lmtp=True)
+    assert states(r) == [MessageState.SENT, MessageState.NOT_ATTEMPTED]
+    assert r.results[0].accepted == ("a@example.test",)
+    assert r.results[0].refused["b@example.test"].code == 421
 
 
 # -- the reply to DATA ----------------------------------------------------------------------
