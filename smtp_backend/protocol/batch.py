@@ -388,8 +388,8 @@ class BatchEngine:
                     " after the data: it may have delivered to them"
                 )
                 return _result(attempt, MessageState.UNKNOWN, tuple(accepted), refused, final, gone)
-            verdicts = [r for r in attempt.finals if (r.code == 250) == bool(accepted)]
-            final = verdicts[-1] if verdicts else final
+            # every recipient answered: the last 250 stands for a delivery, else the last no
+            final = [r for r in attempt.finals if (r.code == 250) == bool(accepted)][-1]
         if final.code != 250 or not accepted:
             error = SMTPDataError(final.code, final.message)
             return _result(attempt, MessageState.REFUSED, (), refused, final, error)

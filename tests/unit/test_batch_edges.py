@@ -195,7 +195,12 @@ def test_lmtp_421_before_every_recipient_was_answered_leaves_the_rest_unknown() 
     assert result.accepted == ("a@example.test",)
     assert set(result.refused) == {"b@example.test"}
     assert result.refused["b@example.test"].code == 421
+    assert result.reply is not None and result.reply.code == 421  # the last reply heard
     assert isinstance(result.error, SMTPServerDisconnected)
+    assert str(result.error) == (
+        "the server closed before its reply for 1 recipient(s) after the data:"
+        " it may have delivered to them"
+    )
     assert "c@example.test" not in result.accepted
     first = run([txn(0, "a@example.test", "b@example.test")], [250, 250, 250, 354, 421], lmtp=True)
     assert states(first) == [MessageState.UNKNOWN]
