@@ -102,9 +102,10 @@ GOODBYE_GRACE = 0.01
 
 
 def leave(session: ClientSession) -> Exchange[tuple[int, bytes]]:
-    """QUIT on a connection the client is done with (a pool's goodbye): unless the reply
-    comes within ``GOODBYE_GRACE``, our side of a plain stream is ended, so a server waiting
-    for the client to close first answers at once. ``quit()`` stays smtplib's: no FIN."""
+    """QUIT on a connection the client is done with (``goodbye()``, the end of a ``with``
+    block): unless the reply comes within ``GOODBYE_GRACE``, our side of a plain stream is
+    ended, so a server waiting for the client to close first answers at once. ``quit()``
+    stays smtplib's: no FIN."""
     yield Write(command_line("quit"))
     yield EndOutput(GOODBYE_GRACE)
     reply = yield from read_reply()
