@@ -26,10 +26,13 @@ from .signals import pre_send_allows
 class CeleryEmailBackend(BaseEmailBackend):
     """Django's backend contract, queueing: ``send_messages`` returns how many were queued.
 
-    ``celery_app`` (default: Celery's current app), ``batch_size`` and ``queue_options``
-    (``send_task`` keywords such as ``queue``) may be given as keywords. A message
-    without recipients is skipped; an invalid address raises ``ValueError`` before
-    anything is queued; a broker error is raised unless ``fail_silently``.
+    ``celery_app`` (default: Celery's current app), ``batch_size``, ``queue_options``
+    (``send_task`` keywords such as ``queue``) and ``smtputf8`` (queue non-ASCII local
+    parts, sent with SMTPUTF8, as ``EmailBackend(smtputf8=True)``) may be given as
+    keywords (Django 6.1: a ``MAILERS`` entry's ``OPTIONS``). A message without
+    recipients is skipped; an invalid address (a non-ASCII local part without
+    ``smtputf8``, as Django 6.1) raises ``ValueError`` before anything is queued; a
+    broker error is raised unless ``fail_silently``.
     ``last_batches`` holds the queued batches of the last call (keys and results).
     """
 
@@ -40,12 +43,14 @@ class CeleryEmailBackend(BaseEmailBackend):
         celery_app: Any = None,
         batch_size: int | None = None,
         queue_options: dict[str, Any] | None = None,
+        smtputf8: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(fail_silently=fail_silently, **kwargs)
         self.celery_app = celery_app
         self.batch_size = batch_size or getattr(settings, "SMTP_BACKEND_CELERY_BATCH_SIZE", 100)
         self.queue_options = dict(queue_options or {})
+        self.smtputf8 = smtputf8
         self.last_batches: list[QueuedBatch] = []
 
     def send_messages(self, email_messages: Sequence[Any]) -> int:
@@ -53,7 +58,8 @@ class CeleryEmailBackend(BaseEmailBackend):
         envelopes = [
             envelope
             for message in email_messages or ()
-            if pre_send_allows(self, message) and (envelope := django_envelope(message)) is not None
+            if pre_send_allows(self, message)
+            and (envelope := django_envelope(message, smtputf8=self.smtputf8)) is not None
         ]
         if not envelopes:
             return 0

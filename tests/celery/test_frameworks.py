@@ -15,6 +15,7 @@ if importlib.util.find_spec("django_smtp_backend") is None:  # a plain checkout
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.django.settings")
 
 import django
+import pytest
 
 django.setup()
 
@@ -54,6 +55,27 @@ def test_django_messages_queued_by_the_celery_backend_arrive_exactly_once(
     assert first.mail_from == "webmaster@example.test"
     assert first.rcpt_tos == ("user0@example.test", "audit@example.test")
     assert b"Bcc" not in first.content
+
+
+def test_django_celery_backend_queues_non_ascii_local_parts_only_when_asked(
+    smtp_server: RecordingSMTPServer, start_worker: WorkerFactory, celery_app: Any
+) -> None:
+    backend_path = "django_smtp_backend.celery_backend.CeleryEmailBackend"
+    message = django_mail.EmailMessage(
+        "Grüße", "Hallo", "señor@example.test", ["jösé@example.test"]
+    )
+    plain = django_mail.get_connection(backend_path, celery_app=celery_app)
+    with pytest.raises(ValueError, match="local-part contains non-ASCII characters"):
+        plain.send_messages([message])  # as Django 6.1's own backend: refused, not queued
+    assert plain.last_batches == []
+
+    start_worker(smtp_url(smtp_server))
+    utf8 = django_mail.get_connection(backend_path, celery_app=celery_app, smtputf8=True)
+    assert utf8.send_messages([message]) == 1
+    assert {result["state"] for result in all_results(utf8.last_batches).values()} == {"sent"}
+    [received] = smtp_server.messages
+    assert received.smtp_utf8
+    assert (received.mail_from, received.rcpt_tos) == ("señor@example.test", ("jösé@example.test",))
 
 
 def test_flask_messages_queued_with_enqueue_mail_arrive_exactly_once(
