@@ -25,7 +25,6 @@ from .base import MailerBase
 from .connect import ConnectionSettings, Opening
 from .planning import (
     Acquire,
-    Acquired,
     MailItem,
     OpenAhead,
     PartActions,
@@ -343,8 +342,7 @@ class AsyncMailer(MailerBase[AsyncConnectionFactory, AsyncConnectionPool]):
                     logger.warning("could not connect to %s: %s", self.settings.address, exc)
                     answer = exc
                 else:
-                    remaining = self._pool.remaining(connection)
-                    answer = Acquired(connection, self._room(remaining), remaining)
+                    answer = self._acquired(connection, self._pool.remaining(connection))
             elif isinstance(action, OpenAhead):
                 self._pool.open_ahead(deadline)
                 answer = None

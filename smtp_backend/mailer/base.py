@@ -25,6 +25,7 @@ from .connect import (
     default_port,
 )
 from .planning import (
+    Acquired,
     MailItem,
     PartActions,
     RetryPolicy,
@@ -240,11 +241,13 @@ class MailerBase(Generic[F, P]):
         connection.messages += len(sent)
         return reusable_after(sent, still_open=still_open)
 
-    def _room(self, remaining: int) -> int:
-        """Messages to give one connection at once."""
+    def _acquired(self, connection: PooledConnection[Any], remaining: int) -> Acquired[Any]:
+        """The answer to ``Acquire``: the connection, the messages to give it at once, and
+        the ``remaining`` it may carry before it retires."""
         # Rate-limited, one at a time: a wait inside a pipelined group would hold back
         # the previous message's final dot.
-        return 1 if self._rate_limiter is not None else remaining
+        room = 1 if self._rate_limiter is not None else remaining
+        return Acquired(connection, room, remaining)
 
     def _prepare(self, messages: MailItem | Iterable[MailItem]) -> PreparedSend:
         """Hooks run, then each item signed once (a signing failure fails that item alone)."""

@@ -32,7 +32,6 @@ from .capture import CapturedMessage
 from .connect import ConnectionFactory, ConnectionSettings
 from .planning import (
     Acquire,
-    Acquired,
     MailItem,
     OpenAhead,
     PartActions,
@@ -455,8 +454,7 @@ class Mailer(MailerBase[ConnectionFactory, ConnectionPool]):
                     logger.warning("could not connect to %s: %s", self.settings.address, exc)
                     answer = exc
                 else:
-                    remaining = self._pool.remaining(connection)
-                    answer = Acquired(connection, self._room(remaining), remaining)
+                    answer = self._acquired(connection, self._pool.remaining(connection))
             elif isinstance(action, OpenAhead):
                 self._pool.open_ahead(deadline)
                 answer = None
