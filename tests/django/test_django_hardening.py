@@ -18,10 +18,10 @@ from smtp_backend import MessageState
 from smtp_backend.errors import SMTPDataError, SMTPServerDisconnected, SMTPTimeoutError
 from tests.servers import RecordingSMTPServer
 from tests.servers.scripted import (
+    GREETING,
     LMTP_RECIPIENTS,
     Expect,
     ScriptedServer,
-    Send,
     Serve,
     Trickle,
     ehlo_reply,
@@ -29,8 +29,6 @@ from tests.servers.scripted import (
 )
 
 pytestmark = pytest.mark.timeout(30)
-
-GREETING = Send(b"220 fake.test ESMTP\r\n")
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from smtp_backend.errors import (
     SMTPTimeoutError,
 )
 from tests.servers.scripted import (
+    GREETING,
     Close,
     Expect,
     Flood,
@@ -35,7 +36,6 @@ from tests.servers.scripted import (
 SENT, REFUSED = MessageState.SENT, MessageState.REFUSED
 UNKNOWN, NOT_ATTEMPTED = MessageState.UNKNOWN, MessageState.NOT_ATTEMPTED
 
-GREETING = Send(b"220 fake.test ESMTP\r\n")
 EHLO = Expect(rb"(?i)EHLO \S+", ehlo_reply("8BITMIME"))
 MAIL = Expect(rb"(?i)MAIL FROM:<alice@example\.test>", b"250 ok\r\n")
 RCPT = Expect(rb"(?i)RCPT TO:<bob@example\.test>", b"250 ok\r\n")

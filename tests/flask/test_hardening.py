@@ -16,10 +16,10 @@ from smtp_backend.errors import SMTPDataError, SMTPServerDisconnected, SMTPTimeo
 from tests.flask.conftest import MailFactory
 from tests.servers import RecordingSMTPServer
 from tests.servers.scripted import (
+    GREETING,
     LMTP_RECIPIENTS,
     Expect,
     ScriptedServer,
-    Send,
     Serve,
     Trickle,
     ehlo_reply,
@@ -91,8 +91,6 @@ def test_a_folded_subject_is_still_accepted(mail: Mail, smtp_server: RecordingSM
 
 
 # -- a misbehaving server --------------------------------------------------------------------
-
-GREETING = Send(b"220 fake.test ESMTP\r\n")
 
 
 @pytest.fixture

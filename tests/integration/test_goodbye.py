@@ -19,15 +19,13 @@ from smtp_backend import SMTP, AsyncMailer, AsyncSMTP, Envelope, Mailer, SMTPRes
 from tests.servers import (
     Expect,
     ScriptedServer,
-    Send,
     StartTLS,
     ehlo_reply,
 )
-from tests.servers.scripted import AllTogether, Linger, Serve
+from tests.servers.scripted import GREETING, AllTogether, Linger, Serve
 
 pytestmark = pytest.mark.timeout(30)
 
-GREETING = Send(b"220 fake.test ESMTP\r\n")
 EHLO = Expect(rb"(?i)ehlo \S+", ehlo_reply("PIPELINING"))
 QUIT = Expect(rb"(?i)quit")  # no reply: the next step gives it
 

@@ -12,6 +12,7 @@ from aiosmtpd.controller import Controller
 from smtp_backend import Envelope, MessageState, SMTPDataError, SMTPRecipientsRefused
 from smtp_backend.mailer import Mailer
 from tests.servers import (
+    GREETING,
     TEMPFAIL_DOMAIN,
     Close,
     Expect,
@@ -24,7 +25,6 @@ from tests.servers import (
 
 pytestmark = pytest.mark.timeout(30)
 
-GREETING = Send(b"220 fake.test ESMTP\r\n")
 EHLO = Expect(rb"(?i)EHLO \S+", ehlo_reply("8BITMIME"))
 
 

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from smtp_backend import AsyncMailer, Envelope, Mailer, SendResult
-from tests.servers import Expect, ScriptedServer, Send, ehlo_reply
+from tests.servers import GREETING, Expect, ScriptedServer, ehlo_reply
 from tests.servers.scripted import AllTogether, Serve
 
 pytestmark = pytest.mark.timeout(30)
@@ -20,11 +20,10 @@ def _items(server: ScriptedServer) -> list[Envelope]:
     # The first connection answers its QUIT only once the second has sent its MAIL (or
     # after 5 s): a mailer that waits for that 221 before opening the next connection
     # leaves both waiting, and neither arrives "together".
-    greeting = Send(b"220 fake.test ESMTP\r\n")
     ehlo = Expect(rb"(?i)ehlo \S+", ehlo_reply("PIPELINING"))
-    server.play(greeting, ehlo, Serve(ehlo_reply("PIPELINING"), quit=None), AllTogether(2))
+    server.play(GREETING, ehlo, Serve(ehlo_reply("PIPELINING"), quit=None), AllTogether(2))
     server.play(
-        greeting,
+        GREETING,
         ehlo,
         Expect(rb"(?i)mail from:.*", b"250 ok\r\n"),
         AllTogether(2, reply=b""),
@@ -68,7 +67,7 @@ def _overlap(server: ScriptedServer) -> list[Envelope]:
     # MAIL waiting (5 s), and the two never arrive "together".
     ehlo = Expect(rb"(?i)ehlo \S+", ehlo_reply("PIPELINING"))
     server.play(
-        Send(b"220 fake.test ESMTP\r\n"),
+        GREETING,
         ehlo,
         Expect(rb"(?i)mail from:.*"),
         AllTogether(2, reply=b"250 ok\r\n"),

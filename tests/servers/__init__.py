@@ -9,6 +9,7 @@ from .handler import REFUSED_DOMAIN, REJECTED_SENDER, TEMPFAIL_DOMAIN
 from .options import AUTH_PASSWORD, AUTH_USER, OAUTH_TOKEN, SMTPServerOptions
 from .records import ReceivedCommand, ReceivedMessage
 from .scripted import (
+    GREETING,
     Close,
     Expect,
     ReadBytes,
@@ -27,6 +28,7 @@ from .tls import LoopbackPKI
 __all__ = [
     "AUTH_PASSWORD",
     "AUTH_USER",
+    "GREETING",
     "OAUTH_TOKEN",
     "REFUSED_DOMAIN",
     "REJECTED_SENDER",

@@ -147,6 +147,10 @@ Step = (
 )
 
 
+#: The greeting most scripts open with.
+GREETING = Send(b"220 fake.test ESMTP\r\n")
+
+
 def ehlo_reply(*keywords: str, hostname: str = "fake.test") -> bytes:
     """A multi-line ``250`` EHLO reply advertising ``keywords``."""
     lines = [hostname, *keywords]
